@@ -1,0 +1,88 @@
+"""The Kubernetes API, as the operator uses it: server-side apply, reads, guarded status writes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
+
+from fragrance_operator.api.crd import API_VERSION
+
+FIELD_MANAGER = "fragrance-operator"
+
+
+def api_client() -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
+    configuration = client.Configuration()
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+        )
+    configuration.connection_pool_maxsize = 32  # one per executor thread
+    return client.ApiClient(configuration)
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient | None = None) -> None:
+        self.api = api or api_client()
+        self.dynamic = DynamicClient(self.api)  # type: ignore[no-untyped-call]
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        return self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found = self._resource(api_version, kind).get(name=name, namespace=namespace or None)
+        except NotFoundError:
+            return None
+        return found.to_dict()  # type: ignore[no-any-return]
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        applied = resource.server_side_apply(
+            body=obj,
+            namespace=obj["metadata"].get("namespace"),
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+        return applied.to_dict()  # type: ignore[no-any-return]
+
+    def merge_patch(
+        self, api_version: str, kind: str, namespace: str, name: str, body: dict[str, Any]
+    ) -> None:
+        self._resource(api_version, kind).patch(
+            name=name, namespace=namespace, body=body, content_type="application/merge-patch+json"
+        )
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+        try:
+            self._resource(api_version, kind).delete(name=name, namespace=namespace)
+        except NotFoundError:
+            return False
+        return True
+
+    def patch_release_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str
+    ) -> bool:
+        """Write status only if the object is still at ``resource_version`` (False on 409)."""
+        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        try:
+            client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
+                "fragrance.ai",
+                API_VERSION.split("/")[1],
+                namespace,
+                "fragrancereleases",
+                name,
+                body,
+            )
+        except ApiException as error:
+            if error.status == 409:
+                return False
+            raise
+        return True

@@ -1,0 +1,418 @@
+"""``FragranceRelease``: a canary release of the guarded LLM ensemble (DESIGN §2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .base import (
+    DNS_LABEL_PATTERN,
+    Duration,
+    KubeModel,
+    LocalObjectReference,
+    Rule,
+    parse_duration,
+    section,
+    unique,
+)
+from .release_status import FragranceReleaseStatus
+
+Mode = Literal["fast", "balanced", "creative"]
+Backend = Literal["openai", "torch"]
+
+BUILTIN_CHECKS = (
+    "errorRate5xx",
+    "errorRate4xx",
+    "latencyP95",
+    "schemaFailureRate",
+    "jsonFallbackRate",
+    "circuitBreakers",
+    "llmHealth",
+    "vramHeadroom",
+    "rlLossRunaway",
+    "cacheHitRate",
+)
+_BUILTIN_CEL_LIST = "[" + ", ".join(f"'{name}'" for name in BUILTIN_CHECKS) + "]"
+
+
+class ModelSpec(KubeModel):
+    """One model of the ensemble and the mode it serves."""
+
+    rules = (
+        Rule(
+            cel="self.backend != 'openai' || has(self.endpoint)",
+            message="endpoint is required when backend is openai",
+            check=lambda m: m.backend != "openai" or m.endpoint is not None,
+            field_path=".endpoint",
+        ),
+    )
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=DNS_LABEL_PATTERN,
+        description="Model name, unique in the release (e.g. llama, mistral, qwen).",
+    )
+    mode: Mode = Field(description="Serving mode this model answers: fast, balanced or creative.")
+    backend: Backend = Field(
+        default="torch",
+        description=(
+            "openai: any OpenAI-compatible chat-completions server such as vLLM (needs "
+            "endpoint); torch: a small model trained by the project, loaded in-process."
+        ),
+    )
+    endpoint: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="Base URL of the OpenAI-compatible API, e.g. http://llama:8000/v1.",
+    )
+    vram_gib: float = Field(
+        default=0,
+        alias="vramGiB",
+        ge=0,
+        le=1024,
+        description="GPU memory the model needs, in GiB; used for capacity decisions.",
+    )
+
+
+class WorkloadSpec(KubeModel):
+    replicas: int = Field(
+        default=2, ge=0, le=1000, description="Replicas of the GPU worker (worker-llm)."
+    )
+    gpus_per_replica: int = Field(
+        default=1, ge=0, le=16, description="nvidia.com/gpu requested by each replica."
+    )
+
+
+class GatewayAPITraffic(KubeModel):
+    http_route: str = Field(
+        alias="httpRoute",
+        min_length=1,
+        max_length=253,
+        description="Name of the Gateway API HTTPRoute whose backendRef weights are shifted.",
+    )
+
+
+class NginxTraffic(KubeModel):
+    ingress: str = Field(
+        min_length=1,
+        max_length=253,
+        description="Name of the stable Ingress; a canary Ingress is created beside it.",
+    )
+
+
+class RayServeTraffic(KubeModel):
+    router_application: str = Field(
+        default="router",
+        min_length=1,
+        max_length=63,
+        description="Ray Serve application that splits traffic between stable and canary.",
+    )
+
+
+class TrafficSpec(KubeModel):
+    rules = (
+        Rule(
+            cel="self.provider != 'gatewayAPI' || has(self.gatewayAPI)",
+            message="gatewayAPI.httpRoute is required when provider is gatewayAPI",
+            check=lambda t: t.provider != "gatewayAPI" or t.gateway_api is not None,
+            field_path=".gatewayAPI",
+        ),
+        Rule(
+            cel="self.provider != 'nginx' || has(self.nginx)",
+            message="nginx.ingress is required when provider is nginx",
+            check=lambda t: t.provider != "nginx" or t.nginx is not None,
+            field_path=".nginx",
+        ),
+    )
+
+    provider: Literal["gatewayAPI", "nginx", "rayServe"] = Field(
+        default="gatewayAPI",
+        description="How traffic is split: gatewayAPI (HTTPRoute), nginx (canary Ingress) or "
+        "rayServe (a router Serve application).",
+    )
+    gateway_api: GatewayAPITraffic | None = Field(
+        default=None, alias="gatewayAPI", description="Settings of the gatewayAPI provider."
+    )
+    nginx: NginxTraffic | None = Field(default=None, description="Settings of the nginx provider.")
+    ray_serve: RayServeTraffic | None = Field(
+        default=None, alias="rayServe", description="Settings of the rayServe provider."
+    )
+
+
+class LatencyThresholds(KubeModel):
+    fast: float | None = Field(default=None, gt=0, description="p95 budget in seconds (2.5).")
+    balanced: float | None = Field(default=None, gt=0, description="p95 budget in seconds (3.2).")
+    creative: float | None = Field(default=None, gt=0, description="p95 budget in seconds (4.5).")
+
+
+class Thresholds(KubeModel):
+    """Overrides of the built-in gate checks; an unset field keeps the default in brackets."""
+
+    error_rate5xx: float | None = Field(
+        default=None,
+        alias="errorRate5xx",
+        ge=0,
+        le=1,
+        description="Highest canary 5xx share, 0..1 (0.01).",
+    )
+    error_rate4xx: float | None = Field(
+        default=None,
+        alias="errorRate4xx",
+        ge=0,
+        le=1,
+        description="Highest canary 4xx share, 0..1 (0.05).",
+    )
+    latency_p95: LatencyThresholds | None = Field(
+        default=None, description="p95 latency budget per mode, in seconds."
+    )
+    schema_failure_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Highest share of outputs failing the JSON schema after all retries (0).",
+    )
+    json_fallback_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Highest share of fallback answers (0.01)."
+    )
+    vram_headroom: float | None = Field(
+        default=None, ge=0, le=1, description="Lowest free/total VRAM on serving GPUs (0.20)."
+    )
+    rl_loss_runaway: float | None = Field(
+        default=None,
+        gt=1,
+        le=100,
+        description="PPO loss must stay below this multiple of its recent mean (2.0).",
+    )
+    cache_hit_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Lowest cache hit rate for the fast and balanced modes (0.60).",
+    )
+
+
+class MetricCheck(KubeModel):
+    """An extra gate check: a PromQL query and the bounds its value must keep."""
+
+    rules = (
+        Rule(
+            cel="has(self.min) || has(self.max)",
+            message="a metric check needs min or max",
+            check=lambda m: m.min is not None or m.max is not None,
+        ),
+        Rule(
+            cel="!has(self.min) || !has(self.max) || self.min <= self.max",
+            message="min must not be greater than max",
+            check=lambda m: m.min is None or m.max is None or m.min <= m.max,
+            field_path=".min",
+        ),
+    )
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-zA-Z][a-zA-Z0-9_-]*$",
+        description="Name of the check as shown in status.gate.checks.",
+    )
+    query: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="PromQL returning one value; ${release} and ${track} are substituted.",
+    )
+    min: float | None = Field(default=None, description="The check fails below this value.")
+    max: float | None = Field(default=None, description="The check fails above this value.")
+    severity: Literal["NO-GO", "WARNING"] = Field(
+        default="NO-GO", description="Decision when the check fails: NO-GO or WARNING."
+    )
+
+
+class AnalysisSpec(KubeModel):
+    rules = (
+        Rule(
+            cel=None,  # x-kubernetes-list-type: map
+            message="metric names must be unique",
+            check=lambda a: unique(a.metrics, "name"),
+            field_path=".metrics",
+        ),
+        Rule(
+            cel=f"!has(self.metrics) || self.metrics.all(m, !(m.name in {_BUILTIN_CEL_LIST}))",
+            message="metrics must not reuse the name of a built-in check; use thresholds "
+            "to change a built-in check",
+            check=lambda a: all(m.name not in BUILTIN_CHECKS for m in a.metrics),
+            field_path=".metrics",
+        ),
+    )
+
+    interval: Duration = Field(default="1m", description="Time between gate evaluations.")
+    failure_limit: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="NO-GO results tolerated at a step; the next one rolls back.",
+    )
+    inconclusive_limit: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="INCONCLUSIVE (or WARNING) results in a row before onInconclusive acts.",
+    )
+    on_inconclusive: Literal["pause", "rollback"] = Field(
+        default="pause", description="What happens after inconclusiveLimit: pause or rollback."
+    )
+    min_requests: int = Field(
+        default=20,
+        ge=0,
+        le=1_000_000,
+        description="Fewer canary requests than this in a window makes the gate INCONCLUSIVE.",
+    )
+    thresholds: Thresholds = section(Thresholds, "Overrides of the built-in checks.")
+    metrics: list[MetricCheck] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Extra PromQL checks, evaluated with the built-in ones.",
+        json_schema_extra={
+            "default": [],
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
+
+
+class CanarySpec(KubeModel):
+    rules = (
+        Rule(
+            cel="self.steps.isSorted()",
+            message="steps must be strictly increasing",
+            check=lambda c: all(a < b for a, b in zip(c.steps, c.steps[1:], strict=False)),
+            field_path=".steps",
+        ),
+        Rule(
+            cel="self.steps[size(self.steps) - 1] == 100",
+            message="the last step must be 100",
+            check=lambda c: c.steps[-1] == 100,
+            field_path=".steps",
+        ),
+        Rule(
+            cel="duration(self.stepInterval) >= duration(self.analysis.interval)",
+            message="stepInterval must be at least analysis.interval",
+            check=lambda c: parse_duration(c.step_interval) >= parse_duration(c.analysis.interval),
+            field_path=".stepInterval",
+        ),
+        Rule(
+            cel="duration(self.progressDeadline) > duration(self.stepInterval)",
+            message="progressDeadline must be longer than stepInterval",
+            check=lambda c: parse_duration(c.progress_deadline) > parse_duration(c.step_interval),
+            field_path=".progressDeadline",
+        ),
+    )
+
+    steps: list[Annotated[int, Field(ge=1, le=100, description="Canary weight in percent.")]] = (
+        Field(
+            default_factory=lambda: [1, 5, 25, 100],
+            min_length=1,
+            max_length=20,
+            description="Canary traffic weights in percent, strictly increasing, ending at 100.",
+            json_schema_extra={
+                "default": [1, 5, 25, 100],
+                "x-kubernetes-list-type": "set",
+            },
+        )
+    )
+    step_interval: Duration = Field(default="5m", description="Least time spent at a step.")
+    progress_deadline: Duration = Field(
+        default="1h",
+        description="A step that has not advanced within this time is Stalled.",
+    )
+    manual_promotion: bool = Field(
+        default=False, description="When true, wait for a promote action before going to 100%."
+    )
+    analysis: AnalysisSpec = section(AnalysisSpec, "How and how often the gate is judged.")
+
+
+class ScalingSpec(KubeModel):
+    rules = (
+        Rule(
+            cel="self.minReplicas <= self.maxReplicas",
+            message="minReplicas must not be greater than maxReplicas",
+            check=lambda s: s.min_replicas <= s.max_replicas,
+            field_path=".minReplicas",
+        ),
+    )
+
+    min_replicas: int = Field(default=1, ge=0, le=1000, description="Fewest GPU worker replicas.")
+    max_replicas: int = Field(default=8, ge=1, le=1000, description="Most GPU worker replicas.")
+    vram_headroom_min: float = Field(
+        default=0.20,
+        ge=0,
+        le=1,
+        description="Scale-up is refused while free/total VRAM is below this fraction.",
+    )
+    scale_down_cooldown: Duration = Field(
+        default="10m", description="Least time between a scale-up and the next scale-down."
+    )
+
+
+class FragranceReleaseSpec(KubeModel):
+    """The release to roll out: what, where the traffic goes, and how carefully."""
+
+    rules = (
+        Rule(
+            cel=None,  # x-kubernetes-list-type: map
+            message="model names must be unique",
+            check=lambda s: unique(s.models, "name"),
+            field_path=".models",
+        ),
+        Rule(
+            cel="self.models.all(m, self.models.filter(n, n.mode == m.mode).size() == 1)",
+            message="each mode may be served by one model at most",
+            check=lambda s: len({m.mode for m in s.models}) == len(s.models),
+            field_path=".models",
+        ),
+        Rule(
+            cel="self.workload.replicas >= self.scaling.minReplicas && "
+            "self.workload.replicas <= self.scaling.maxReplicas",
+            message="workload.replicas must lie between scaling.minReplicas and "
+            "scaling.maxReplicas",
+            check=lambda s: s.scaling.min_replicas <= s.workload.replicas <= s.scaling.max_replicas,
+            field_path=".workload.replicas",
+        ),
+    )
+
+    version: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$",
+        description="The version being rolled out (a valid label value, e.g. v0.2.0).",
+    )
+    image: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[^\s]+$",
+        description="Container image of the serving application for this version.",
+    )
+    tuning_policy_ref: LocalObjectReference = section(
+        LocalObjectReference, "TuningPolicy whose guard and learning settings this release uses."
+    )
+    models: list[ModelSpec] = Field(
+        min_length=1,
+        max_length=8,
+        description="The ensemble's models: names unique, one model per mode at most.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    workload: WorkloadSpec = section(WorkloadSpec, "The GPU worker (worker-llm).")
+    traffic: TrafficSpec = Field(description="How traffic is split between stable and canary.")
+    canary: CanarySpec = section(CanarySpec, "Steps, timing and gate of the canary.")
+    scaling: ScalingSpec = section(ScalingSpec, "Autoscaling bounds and the VRAM headroom rule.")
+    suspend: bool = Field(
+        default=False, description="When true, the rollout holds where it is until unset."
+    )
+
+
+class FragranceRelease(KubeModel):
+    spec: FragranceReleaseSpec = Field(description="The release to roll out.")
+    status: FragranceReleaseStatus | None = Field(
+        default=None, description="What the operator observed and did."
+    )

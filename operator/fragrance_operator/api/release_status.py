@@ -1,0 +1,115 @@
+"""``FragranceRelease`` status: what the operator observed and did (DESIGN §2)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Condition, KubeModel
+
+Decision = Literal["GO", "WARNING", "NO-GO", "INCONCLUSIVE"]
+Phase = Literal["Pending", "Progressing", "Paused", "Succeeded", "RolledBack", "Failed"]
+
+
+class GateCheck(KubeModel):
+    """One check of a gate evaluation."""
+
+    name: str = Field(description="Check name (a built-in check or a spec metric).")
+    value: float | None = Field(default=None, description="Measured value; absent if no data.")
+    threshold: float | None = Field(default=None, description="Threshold it was compared with.")
+    result: Decision = Field(description="This check's verdict.")
+    message: str = Field(default="", description="Why, in words.")
+
+
+class GateStatus(KubeModel):
+    decision: Decision = Field(description="GO, WARNING, NO-GO or INCONCLUSIVE.")
+    evaluated_at: str | None = Field(
+        default=None,
+        description="When the gate was evaluated (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+    checks: list[GateCheck] = Field(
+        default_factory=list, max_length=64, description="Every check of the evaluation."
+    )
+
+
+class HistoryEntry(KubeModel):
+    """A finished rollout."""
+
+    version: str = Field(description="Version that was rolled out.")
+    outcome: Literal["Succeeded", "RolledBack", "Failed", "Aborted"] = Field(
+        description="How the rollout ended."
+    )
+    reason: str = Field(default="", description="Why it ended that way.")
+    finished_at: str | None = Field(
+        default=None,
+        description="When it ended (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+HISTORY_LIMIT = 20
+
+
+class AnalysisProgress(KubeModel):
+    """Counters of the analysis at the current step (reset when the step advances)."""
+
+    last_evaluated_at: str | None = Field(
+        default=None,
+        description="When the gate was last evaluated at this step (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+    no_go_count: int = Field(default=0, ge=0, description="NO-GO results at this step.")
+    inconclusive_streak: int = Field(
+        default=0, ge=0, description="INCONCLUSIVE or WARNING results in a row."
+    )
+
+
+class FragranceReleaseStatus(KubeModel):
+    """What the operator observed and did; it resumes from here after a restart."""
+
+    observed_generation: int = Field(
+        default=0, ge=0, description="metadata.generation last acted upon."
+    )
+    phase: Phase = Field(default="Pending", description="Where the rollout stands.")
+    stable_version: str | None = Field(default=None, description="Version serving by default.")
+    canary_version: str | None = Field(default=None, description="Version under canary.")
+    canary_weight: int = Field(default=0, ge=0, le=100, description="Percent sent to canary.")
+    current_step: int = Field(default=0, ge=0, description="Index into spec.canary.steps.")
+    step_started_at: str | None = Field(
+        default=None,
+        description="When the current step began (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+    stable_image: str | None = Field(default=None, description="Image of the stable version.")
+    stable_hash: str | None = Field(
+        default=None, description="Hash of the workload fields of the stable version."
+    )
+    canary_image: str | None = Field(default=None, description="Image under canary.")
+    canary_hash: str | None = Field(
+        default=None, description="Hash of the workload fields under canary."
+    )
+    promoting: bool = Field(
+        default=False,
+        description="True while the stable workload takes the new version at 100% canary.",
+    )
+    pause_reason: str | None = Field(
+        default=None,
+        description="Why the rollout is paused: PausedByUser, Suspended, AwaitingPromotion, "
+        "GateInconclusive or GateWarning.",
+    )
+    analysis: AnalysisProgress | None = Field(
+        default=None, description="Analysis counters at the current step."
+    )
+    gate: GateStatus | None = Field(default=None, description="The last gate evaluation.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready, Reconciling, Stalled (kstatus) and ScaleUpBlocked.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        max_length=HISTORY_LIMIT,
+        description=f"Finished rollouts, newest last (at most {HISTORY_LIMIT}).",
+    )

@@ -1,0 +1,140 @@
+"""The gate's checks for one release: the built-in ones of DESIGN §2 and the spec's own.
+
+Every series the serving exports carries ``release`` and ``track`` labels; the gate reads
+the canary track only, over a window of one analysis interval. Ratios are written so that a
+missing numerator counts as zero (``or vector(0)``) but a missing denominator is no data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fragrance_operator.api.base import parse_duration
+from fragrance_operator.api.release import FragranceReleaseSpec
+
+from .gate import Check
+
+#: Defaults of the built-in checks (the seed documents' thresholds).
+DEFAULTS = {
+    "errorRate5xx": 0.01,
+    "errorRate4xx": 0.05,
+    "schemaFailureRate": 0.0,
+    "jsonFallbackRate": 0.01,
+    "vramHeadroom": 0.20,
+    "rlLossRunaway": 2.0,
+    "cacheHitRate": 0.60,
+}
+LATENCY_P95 = {"fast": 2.5, "balanced": 3.2, "creative": 4.5}
+CACHED_MODES = ("fast", "balanced")
+#: circuit_breaker_state values: 0 closed, 1 half-open, 2 open.
+BREAKER_OPEN = 2
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    checks: tuple[Check, ...]
+    requests_query: str
+    min_requests: int
+
+
+def _selector(release: str, track: str, extra: str = "") -> str:
+    labels = f'release="{release}",track="{track}"'
+    return "{" + labels + (f",{extra}" if extra else "") + "}"
+
+
+def _ratio(numerator: str, denominator: str, window: str) -> str:
+    """Rate of one series over another; no numerator series counts as 0, no denominator not."""
+    return f"(sum(rate({numerator}[{window}])) or vector(0)) / sum(rate({denominator}[{window}]))"
+
+
+def _prom_duration(seconds: float) -> str:
+    return f"{max(1, round(seconds))}s"
+
+
+def gate_plan(release: str, spec: FragranceReleaseSpec, track: str = "canary") -> GatePlan:
+    analysis = spec.canary.analysis
+    limits = analysis.thresholds
+    window = _prom_duration(parse_duration(analysis.interval))
+    long_window = _prom_duration(10 * parse_duration(analysis.interval))
+    sel = _selector(release, track)
+    inner = sel[1:-1]
+    requests, briefs = f"http_requests_total{sel}", f"llm_brief_total{sel}"
+    modes = tuple(sorted({model.mode for model in spec.models}))
+    latency = limits.latency_p95
+
+    def limit(name: str, value: float | None) -> float:
+        return DEFAULTS[name] if value is None else value
+
+    checks = [
+        Check(
+            "errorRate5xx",
+            _ratio(f'http_requests_total{{{inner},status=~"5.."}}', requests, window),
+            "NO-GO",
+            max=limit("errorRate5xx", limits.error_rate5xx),
+        ),
+        Check(
+            "errorRate4xx",
+            _ratio(f'http_requests_total{{{inner},status=~"4.."}}', requests, window),
+            "WARNING",
+            max=limit("errorRate4xx", limits.error_rate4xx),
+        ),
+        Check(
+            "latencyP95",
+            "histogram_quantile(0.95, sum by (le, mode) "
+            f"(rate(http_request_duration_seconds_bucket{sel}[{window}])))",
+            "NO-GO",
+            by_label="mode",
+            per_label_max={
+                mode: getattr(latency, mode, None) or default
+                for mode, default in LATENCY_P95.items()
+            },
+            required=modes,
+        ),
+        Check(
+            "schemaFailureRate",
+            _ratio(f'llm_brief_total{{{inner},result="invalid"}}', briefs, window),
+            "NO-GO",
+            max=limit("schemaFailureRate", limits.schema_failure_rate),
+        ),
+        Check(
+            "jsonFallbackRate",
+            _ratio(f"llm_json_fallback_used_total{sel}", briefs, window),
+            "WARNING",
+            max=limit("jsonFallbackRate", limits.json_fallback_rate),
+        ),
+        Check("circuitBreakers", f"max(circuit_breaker_state{sel})", "NO-GO", max=BREAKER_OPEN - 1),
+        Check("llmHealth", f"min(llm_health_status{sel})", "NO-GO", min=1),
+        Check(
+            "vramHeadroom",
+            f"min(1 - gpu_memory_used_bytes{sel} / gpu_memory_total_bytes{sel})",
+            "NO-GO",
+            min=limit("vramHeadroom", limits.vram_headroom),
+            skipped=None if spec.workload.gpus_per_replica else "the release requests no GPUs",
+        ),
+        Check(
+            "rlLossRunaway",
+            f"max(ppo_loss{sel}) / avg(avg_over_time(ppo_loss{sel}[{long_window}]))",
+            "NO-GO",
+            max=limit("rlLossRunaway", limits.rl_loss_runaway),
+            nan_is_failure=True,
+        ),
+        Check(
+            "cacheHitRate",
+            f'sum by (mode) (rate(cache_hits_total{{{inner},mode=~"fast|balanced"}}[{window}]))'
+            f' / (sum by (mode) (rate(cache_hits_total{{{inner},mode=~"fast|balanced"}}'
+            f"[{window}])) + sum by (mode) (rate(cache_misses_total{{{inner},"
+            f'mode=~"fast|balanced"}}[{window}])))',
+            "WARNING",
+            min=limit("cacheHitRate", limits.cache_hit_rate),
+            by_label="mode",
+            required=tuple(mode for mode in CACHED_MODES if mode in modes),
+        ),
+    ]
+    for metric in analysis.metrics:
+        query = metric.query.replace("${release}", release).replace("${track}", track)
+        checks.append(Check(metric.name, query, metric.severity, min=metric.min, max=metric.max))
+    return GatePlan(
+        checks=tuple(checks),
+        requests_query=f"sum(increase(http_requests_total{sel}[{window}]))",
+        min_requests=analysis.min_requests,
+    )

@@ -1,0 +1,146 @@
+"""The go/no-go gate's judgement: from query results to per-check results and a decision.
+
+Decision (DESIGN §2): NO-GO if a NO-GO check fails; else WARNING if a WARNING check fails;
+else INCONCLUSIVE if a NO-GO check had no data or the canary saw too few requests; else GO.
+A gate never passes on missing data: a query that failed counts as no data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Decision = Literal["GO", "WARNING", "NO-GO", "INCONCLUSIVE"]
+Severity = Literal["NO-GO", "WARNING"]
+
+#: One series of an instant query: its labels and value (NaN and ±Inf kept as floats).
+Sample = tuple[Mapping[str, str], float]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: a PromQL query and the bound its value(s) must keep."""
+
+    name: str
+    query: str
+    severity: Severity
+    min: float | None = None
+    max: float | None = None
+    # When set, every series is judged on its own, named ``name/<label value>``; the
+    # thresholds may differ per label value and the listed values must all be present.
+    by_label: str | None = None
+    per_label_max: Mapping[str, float] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    nan_is_failure: bool = False  # a runaway loss is NaN/Inf: that fails, it is not "no data"
+    skipped: str | None = None  # why the check does not apply to this release
+
+    @property
+    def threshold(self) -> float | None:
+        return self.min if self.min is not None else self.max
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    result: Decision
+    value: float | None = None
+    threshold: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    checks: tuple[CheckResult, ...]
+    requests: float | None
+    summary: str
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _bound_result(
+    check: Check, name: str, value: float, low: float | None, high: float | None
+) -> CheckResult:
+    threshold = low if low is not None else high
+    if math.isnan(value) or math.isinf(value):
+        if check.nan_is_failure:
+            return CheckResult(name, check.severity, None, threshold, f"{name} is not finite")
+        return CheckResult(name, "INCONCLUSIVE", None, threshold, f"{name}: no data (NaN)")
+    if low is not None and value < low:
+        message = f"{name} {_fmt(value)} < {_fmt(low)}"
+        return CheckResult(name, check.severity, value, low, message)
+    if high is not None and value > high:
+        message = f"{name} {_fmt(value)} > {_fmt(high)}"
+        return CheckResult(name, check.severity, value, high, message)
+    return CheckResult(name, "GO", value, threshold, "")
+
+
+def judge(check: Check, samples: Sequence[Sample] | None, error: str = "") -> list[CheckResult]:
+    """Results of one check from its query's samples (None: the query failed)."""
+    if check.skipped:
+        return [CheckResult(check.name, "GO", None, check.threshold, f"skipped: {check.skipped}")]
+    if samples is None:
+        why = f"{check.name}: query failed: {error or 'unknown error'}"
+        return [CheckResult(check.name, "INCONCLUSIVE", None, check.threshold, why)]
+    if check.by_label is None:
+        if not samples:
+            message = f"{check.name}: no data"
+            return [CheckResult(check.name, "INCONCLUSIVE", None, check.threshold, message)]
+        # Several series: the worst one decides.
+        values = [value for _, value in samples]
+        value = _worst(values, check)
+        return [_bound_result(check, check.name, value, check.min, check.max)]
+    seen = {labels.get(check.by_label, ""): value for labels, value in samples}
+    results = []
+    for key in sorted(set(seen) | set(check.required)):
+        name = f"{check.name}/{key}"
+        high = check.per_label_max.get(key, check.max)
+        if key not in seen:
+            results.append(CheckResult(name, "INCONCLUSIVE", None, high, f"{name}: no data"))
+        else:
+            results.append(_bound_result(check, name, seen[key], check.min, high))
+    return results
+
+
+def _worst(values: list[float], check: Check) -> float:
+    if any(math.isnan(v) or math.isinf(v) for v in values):
+        return math.nan
+    return min(values) if check.min is not None else max(values)
+
+
+def decide(
+    checks: Sequence[Check],
+    results: Sequence[CheckResult],
+    requests: float | None,
+    min_requests: int,
+) -> Verdict:
+    severity = {check.name: check.severity for check in checks}
+
+    def base(result: CheckResult) -> str:
+        return result.name.split("/", 1)[0]
+
+    failed_nogo = [r for r in results if r.result == "NO-GO"]
+    warnings = [r for r in results if r.result == "WARNING"]
+    no_data = [r for r in results if r.result == "INCONCLUSIVE" and severity[base(r)] == "NO-GO"]
+    too_few = requests is None or requests < min_requests
+    if failed_nogo:
+        decision: Decision = "NO-GO"
+        summary = "; ".join(r.message for r in failed_nogo)
+    elif warnings:
+        decision = "WARNING"
+        summary = "; ".join(r.message for r in warnings)
+    elif no_data or too_few:
+        decision = "INCONCLUSIVE"
+        parts = [r.message for r in no_data]
+        if too_few:
+            seen = "no data" if requests is None else _fmt(requests)
+            parts.insert(0, f"canary requests {seen} < minRequests {min_requests}")
+        summary = "; ".join(parts)
+    else:
+        decision = "GO"
+        summary = "all checks passed"
+    return Verdict(decision, tuple(results), requests, summary)

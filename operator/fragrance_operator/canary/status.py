@@ -1,0 +1,211 @@
+"""Between the state machine and ``status``: the rollout, kstatus conditions, history.
+
+Pure functions: ``rollout_from_status`` reads the operator's memory back, ``status_body``
+writes it, with conditions that ``kubectl wait --for=condition=Ready``, Flux and
+``helm --wait`` understand (Ready, Reconciling, Stalled; abnormal-true polarity).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from fragrance_operator.api.base import parse_duration
+from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_operator.api.release_status import HISTORY_LIMIT, FragranceReleaseStatus
+from fragrance_operator.canary.capacity import Capacity
+from fragrance_operator.canary.gate import Verdict
+from fragrance_operator.canary.machine import Finished, PauseReason, Plan, Rollout
+
+
+def timestamp(seconds: float) -> str:
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def spec_hash(spec: FragranceReleaseSpec) -> str:
+    """Hash of what changes the workload: a change restarts the analysis."""
+    fields = {
+        "version": spec.version,
+        "image": spec.image,
+        "models": [m.to_wire() for m in spec.models],
+        # Replicas are scaling, not a new version: they never start a canary.
+        "gpusPerReplica": spec.workload.gpus_per_replica,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def plan_from_spec(spec: FragranceReleaseSpec) -> Plan:
+    canary = spec.canary
+    return Plan(
+        version=spec.version,
+        image=spec.image,
+        spec_hash=spec_hash(spec),
+        steps=tuple(canary.steps),
+        step_interval=parse_duration(canary.step_interval),
+        analysis_interval=parse_duration(canary.analysis.interval),
+        progress_deadline=parse_duration(canary.progress_deadline),
+        failure_limit=canary.analysis.failure_limit,
+        inconclusive_limit=canary.analysis.inconclusive_limit,
+        on_inconclusive=canary.analysis.on_inconclusive,
+        manual_promotion=canary.manual_promotion,
+        suspend=spec.suspend,
+    )
+
+
+def rollout_from_status(status: FragranceReleaseStatus | None) -> Rollout:
+    if status is None:
+        return Rollout()
+    analysis = status.analysis
+    return Rollout(
+        phase=status.phase,
+        stable_version=status.stable_version,
+        stable_image=status.stable_image,
+        stable_hash=status.stable_hash,
+        canary_version=status.canary_version,
+        canary_image=status.canary_image,
+        canary_hash=status.canary_hash,
+        step=status.current_step,
+        weight=status.canary_weight,
+        step_started_at=seconds(status.step_started_at),
+        last_analysis_at=seconds(analysis.last_evaluated_at) if analysis else None,
+        nogo_count=analysis.no_go_count if analysis else 0,
+        inconclusive_streak=analysis.inconclusive_streak if analysis else 0,
+        last_decision=status.gate.decision if status.gate else None,
+        pause_reason=PauseReason(status.pause_reason) if status.pause_reason else None,
+        promoting=status.promoting,
+    )
+
+
+def _condition(
+    kind: str, true: bool, reason: str, message: str, generation: int, now: float,
+    previous: dict[str, dict[str, Any]],
+) -> dict[str, Any]:  # fmt: skip
+    status = "True" if true else "False"
+    before = previous.get(kind)
+    changed = before is None or before.get("status") != status
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": timestamp(now)
+        if changed
+        else before.get("lastTransitionTime", timestamp(now)),  # type: ignore[union-attr]
+    }
+
+
+def conditions(
+    r: Rollout, generation: int, now: float, previous: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    old = {c.get("type", ""): c for c in previous}
+    where = f"step {r.step + 1}, {r.weight}% to {r.canary_version}" if r.canary_active else ""
+    if r.phase == "Succeeded":
+        ready = (True, "Succeeded", f"{r.stable_version} is stable")
+        reconciling = (False, "Succeeded", "")
+        stalled = (False, "Succeeded", "")
+    elif r.phase in ("RolledBack", "Failed"):
+        reason = "ProgressDeadlineExceeded" if r.phase == "Failed" else "RolledBack"
+        message = f"{r.canary_version} was not promoted; {r.stable_version} serves all traffic"
+        ready = (False, reason, message)
+        reconciling = (False, reason, "")
+        stalled = (True, reason, message)
+    elif r.phase == "Paused":
+        reason = r.pause_reason.value if r.pause_reason else "Paused"
+        ready = (False, reason, f"paused at {where}")
+        reconciling = (True, reason, f"paused at {where}")
+        stalled = (False, reason, "")
+    else:
+        message = "promoting" if r.promoting else (where or "starting")
+        ready = (False, "Progressing", message)
+        reconciling = (True, "Progressing", message)
+        stalled = (False, "Progressing", "")
+    return [
+        _condition(kind, *values, generation, now, old)
+        for kind, values in (("Ready", ready), ("Reconciling", reconciling), ("Stalled", stalled))
+    ]
+
+
+def scale_up_condition(
+    capacity: Capacity | None, generation: int, now: float, previous: list[dict[str, Any]]
+) -> dict[str, Any]:
+    old = {c.get("type", ""): c for c in previous}
+    if capacity is None:
+        values = (False, "NoScaleUpPending", "no GPU scale-up is waiting")
+    else:
+        values = (capacity.blocked, capacity.reason, capacity.message)
+    return _condition("ScaleUpBlocked", *values, generation, now, old)
+
+
+def status_body(
+    r: Rollout,
+    *,
+    generation: int,
+    now: float,
+    previous: FragranceReleaseStatus | None,
+    verdict: Verdict | None = None,
+    finished: Finished | None = None,
+    capacity: Capacity | None = None,
+) -> dict[str, Any]:
+    """The whole status to write (a merge patch that sets every field the operator owns)."""
+    body: dict[str, Any] = {
+        "observedGeneration": generation,
+        "phase": r.phase,
+        "stableVersion": r.stable_version,
+        "stableImage": r.stable_image,
+        "stableHash": r.stable_hash,
+        "canaryVersion": r.canary_version,
+        "canaryImage": r.canary_image,
+        "canaryHash": r.canary_hash,
+        "canaryWeight": r.weight,
+        "currentStep": r.step,
+        "stepStartedAt": timestamp(r.step_started_at) if r.step_started_at else None,
+        "promoting": r.promoting,
+        "pauseReason": r.pause_reason.value if r.pause_reason else None,
+        "analysis": {
+            "lastEvaluatedAt": timestamp(r.last_analysis_at) if r.last_analysis_at else None,
+            "noGoCount": r.nogo_count,
+            "inconclusiveStreak": r.inconclusive_streak,
+        },
+    }
+    previous_conditions = [c.to_wire() for c in previous.conditions] if previous else []
+    body["conditions"] = [
+        *conditions(r, generation, now, previous_conditions),
+        scale_up_condition(capacity, generation, now, previous_conditions),
+    ]
+    if verdict is not None:
+        body["gate"] = {
+            "decision": verdict.decision,
+            "evaluatedAt": timestamp(now),
+            "checks": [
+                {
+                    "name": c.name,
+                    "value": c.value,
+                    "threshold": c.threshold,
+                    "result": c.result,
+                    "message": c.message,
+                }
+                for c in verdict.checks
+            ],
+        }
+    if finished is not None:
+        history = [h.to_wire() for h in previous.history] if previous else []
+        history.append(
+            {
+                "version": finished.version,
+                "outcome": finished.outcome,
+                "reason": finished.reason,
+                "finishedAt": timestamp(now),
+            }
+        )
+        body["history"] = history[-HISTORY_LIMIT:]
+    return body

@@ -1,0 +1,209 @@
+"""The ``fragrance`` command: one entry point for the operator's tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fragrance")
+def main() -> None:
+    """Safe canary releases of a guarded LLM ensemble on Kubernetes."""
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("crds"),
+    show_default=True,
+    help="Directory the CRD manifests are written to.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs/api-reference.md"),
+    show_default=True,
+    help="The generated API reference.",
+)
+@click.option("--check", is_flag=True, help="Only report whether the files are up to date.")
+def crds(out_dir: Path, reference: Path, check: bool) -> None:
+    """Generate the CustomResourceDefinitions and the API reference from the API models."""
+    from .api import generate
+
+    if check:
+        stale = generate.stale(out_dir, reference)
+        for path in stale:
+            click.echo(f"out of date: {path} (run `make crds`)", err=True)
+        sys.exit(1 if stale else 0)
+    for path in generate.write(out_dir, reference):
+        click.echo(f"wrote {path}")
+
+
+@main.group()
+def cluster() -> None:
+    """The local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)."""
+
+
+@cluster.command("build")
+def cluster_build() -> None:
+    """Build the missing control-plane binaries from their pinned Go modules."""
+    from .devcluster import Layout
+    from .devcluster.toolchain import ensure_tools
+
+    for name, path in ensure_tools(Layout.default(), progress=_say).items():
+        click.echo(f"{name}: {path}")
+
+
+@cluster.command("up")
+def cluster_up() -> None:
+    """Start the control plane in the background, or reuse the running one."""
+    from .devcluster import LocalCluster
+
+    info = LocalCluster(progress=_say).up()
+    click.echo(f"export KUBECONFIG={info.kubeconfig}")
+    click.echo(f"export PATH={info.bin_dir}:$PATH")
+
+
+@cluster.command("down")
+def cluster_down() -> None:
+    """Stop every process of the control plane and remove its state."""
+    from .devcluster import LocalCluster
+
+    LocalCluster(progress=_say).down()
+
+
+@cluster.command("status")
+def cluster_status() -> None:
+    """Print the running control plane's details as JSON (exit 1 when it is not running)."""
+    from dataclasses import asdict
+
+    from .devcluster import LocalCluster
+
+    info = LocalCluster(progress=_say).running()
+    if info is None:
+        click.echo("the local control plane is not running", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(asdict(info), indent=2))
+
+
+@cluster.command("kubeconfig")
+@click.option("--namespace", "-n", required=True, help="Namespace of the ServiceAccount.")
+@click.option("--service-account", required=True, help="ServiceAccount to act as.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--duration", default="24h", show_default=True, help="Token lifetime.")
+def cluster_kubeconfig(namespace: str, service_account: str, out: Path, duration: str) -> None:
+    """Write a kubeconfig that acts as a ServiceAccount (to prove RBAC by running under it)."""
+    from .devcluster import LocalCluster
+
+    path = LocalCluster(progress=_say).mint_kubeconfig(namespace, service_account, out, duration)
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--namespace", "-n", multiple=True, help="Namespaces to watch (default: all).")
+@click.option("--verbose", is_flag=True)
+def operator(namespace: tuple[str, ...], verbose: bool) -> None:
+    """Run the operator (kopf) against the current kubeconfig or in-cluster account."""
+    import logging
+
+    import kopf
+
+    from . import main as handlers  # registers the handlers with kopf
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
+    del handlers
+    kopf.run(standalone=True, clusterwide=not namespace, namespaces=list(namespace))
+
+
+EXIT_CODES = {"GO": 0, "WARNING": 1, "NO-GO": 2, "INCONCLUSIVE": 3}
+_release_option = click.option(
+    "--release", "target", required=True, help="NAMESPACE/NAME of a FragranceRelease."
+)
+_prometheus_option = click.option(
+    "--prometheus",
+    envvar="FRAGRANCE_PROMETHEUS_URL",
+    default="http://127.0.0.1:9090",
+    show_default=True,
+    help="Prometheus to query.",
+)
+
+
+@main.command()
+@_release_option
+@_prometheus_option
+@click.option("--track", type=click.Choice(["canary", "stable"]), default="canary")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="JSON report.")
+def gate(target: str, prometheus: str, track: str, output: Path | None) -> None:
+    """Evaluate a release's gate now. Exit 0 GO, 1 WARNING, 2 NO-GO, 3 INCONCLUSIVE."""
+    from dataclasses import asdict
+
+    from .adapters.kubernetes import Kube
+    from .adapters.prometheus import Prometheus
+    from .api.crd import API_VERSION
+    from .api.release import FragranceReleaseSpec
+    from .evaluation import evaluate
+
+    namespace, _, name = target.rpartition("/")
+    found = Kube().get(API_VERSION, "FragranceRelease", namespace or "default", name)
+    if found is None:
+        raise click.ClickException(f"FragranceRelease {target} not found")
+    spec = FragranceReleaseSpec.model_validate(found["spec"])
+    client = Prometheus(prometheus)
+    try:
+        result = evaluate(client, name, spec, track)
+    finally:
+        client.close()
+    report = {
+        "release": f"{namespace or 'default'}/{name}",
+        "track": track,
+        "prometheus": prometheus,
+        "seconds": round(result.seconds, 4),
+        **asdict(result.verdict),
+    }
+    text = json.dumps(report, indent=2, default=str)
+    if output:
+        output.write_text(text + "\n")
+    click.echo(text)
+    sys.exit(EXIT_CODES[result.verdict.decision])
+
+
+@main.command()
+@_release_option
+@_prometheus_option
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+def preflight(target: str, prometheus: str, output: str) -> None:
+    """The T-1 checks before a release. Exit 0 when every check passes, else 1."""
+    from dataclasses import asdict
+
+    from . import preflight as checks
+    from .adapters.kubernetes import Kube
+    from .adapters.prometheus import Prometheus
+
+    namespace, _, name = target.rpartition("/")
+    client = Prometheus(prometheus)
+    try:
+        findings = checks.run(Kube(), client, namespace or "default", name)
+    finally:
+        client.close()
+    if output == "json":
+        click.echo(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        for finding in findings:
+            click.echo(f"{'PASS' if finding.ok else 'FAIL'}  {finding.name:<28}{finding.message}")
+    sys.exit(0 if all(f.ok for f in findings) else 1)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+"""The local control plane: etcd, kube-apiserver, controller-manager, scheduler and kwok.
+
+What controller-runtime's envtest and kwokctl do, in the project's own code: real binaries on
+loopback ports, RBAC on, client certificates from a CA of its own, fake nodes from kwok so
+that Deployments really get scheduled pods that become Running and Ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from . import components, kubeconfig, processes, thirdparty, toolchain
+from .layout import Layout
+from .nodes import DEFAULT_NODES, node_manifest
+from .pki import CLIENTS, CertificateAuthority, service_account_keys
+
+Progress = Callable[[str], None]
+
+APISERVER_HOSTS = (
+    "127.0.0.1",
+    "localhost",
+    "10.0.0.1",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    server: str
+    kubeconfig: str
+    bin_dir: str
+    ports: dict[str, int]
+    started_in_seconds: float
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+class LocalCluster:
+    def __init__(self, layout: Layout | None = None, progress: Progress = print) -> None:
+        self.layout = layout or Layout.default()
+        self.progress = progress
+
+    # -- public API ------------------------------------------------------------------------
+
+    def running(self) -> ClusterInfo | None:
+        """The cluster's details if all its processes are alive and it answers /readyz."""
+        state = self.layout.state_file
+        if not state.is_file():
+            return None
+        info = ClusterInfo(**json.loads(state.read_text()))
+        recorded = processes.recorded(self._pid_dir)
+        if not recorded or not all(p.alive() for p in recorded):
+            return None
+        return info if self._ready(info.server) else None
+
+    def up(self) -> ClusterInfo:
+        """Start the cluster, or reuse the running one. Safe to call from two processes."""
+        with self._lock():
+            existing = self.running()
+            if existing:
+                self.progress(f"local control plane already running at {existing.server}")
+                # Serve the CRDs as the models generate them now (after a `make crds`).
+                self._apply_files(sorted(self.layout.crds.glob("*.yaml")))
+                return existing
+            tools = toolchain.ensure_tools(self.layout, self.progress)
+            self.down(quiet=True)
+            started = time.monotonic()
+            try:
+                info = self._start(tools, started)
+            except BaseException:  # Ctrl-C included: never leave half a cluster running
+                self.progress(f"start failed; logs are in {self.layout.logs}")
+                self.down(quiet=True, keep_logs=True)
+                raise
+            self.layout.state_file.write_text(json.dumps(asdict(info), indent=2))
+        self.progress(f"local control plane up in {info.started_in_seconds:.1f}s: {info.server}")
+        return info
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        # Beside the state directory, which down() empties.
+        path = self.layout.state.with_name(self.layout.state.name + ".lock")
+        with path.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def down(self, quiet: bool = False, keep_logs: bool = False) -> None:
+        """Stop every process of the cluster (newest first) and remove its state."""
+        recorded = processes.recorded(self._pid_dir) if self._pid_dir.is_dir() else []
+        for process in reversed(sorted(recorded, key=lambda p: _START_ORDER.index(p.name))):
+            processes.stop(process)
+        if not quiet:
+            self.progress(f"stopped {len(recorded)} processes")
+        if self.layout.state.is_dir():
+            for child in self.layout.state.iterdir():
+                if keep_logs and child == self.layout.logs:
+                    continue
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+
+    def kubectl(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        kubeconfig_path: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        config = kubeconfig_path or self.layout.kubeconfig
+        result = subprocess.run(
+            [
+                str(self.layout.bin / "kubectl"),
+                f"--kubeconfig={config}",
+                # Our own discovery cache, so a user's kubectl never sees one taken before the
+                # CRDs were served.
+                f"--cache-dir={self.layout.state / 'kube-cache'}",
+                *args,
+            ],
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def wait_all(
+        self, resource: str, condition: str, expected: int | None, timeout: float = 60
+    ) -> None:
+        """Wait until every object of ``resource`` (and at least ``expected``) has
+        ``condition`` True. Unlike ``kubectl wait``, tolerates objects with no status yet."""
+
+        def met() -> bool:
+            listed = self.kubectl("get", resource, "-o", "json", check=False)
+            if listed.returncode != 0:
+                return False
+            items = json.loads(listed.stdout)["items"]
+            if expected is not None and len(items) < expected:
+                return False
+            return all(
+                any(
+                    c.get("type") == condition and c.get("status") == "True"
+                    for c in item.get("status", {}).get("conditions") or []
+                )
+                for item in items
+            )
+
+        self._poll(met, f"every {resource} to be {condition}", timeout)
+
+    def mint_kubeconfig(
+        self, namespace: str, service_account: str, path: Path, duration: str = "24h"
+    ) -> Path:
+        """A kubeconfig that acts as ``namespace/service_account`` (a TokenRequest token)."""
+        token = self.kubectl(
+            "create", "token", service_account, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        info = self.running()
+        if info is None:
+            raise ClusterError("the local control plane is not running")
+        user = f"system:serviceaccount:{namespace}:{service_account}"
+        config = kubeconfig.kubeconfig(
+            info.server, self._ca().pem, user, token=token, namespace=namespace
+        )
+        return kubeconfig.write(path, config)
+
+    # -- starting ----------------------------------------------------------------------------
+
+    @property
+    def _pid_dir(self) -> Path:
+        return self.layout.state / "pids"
+
+    def _ca(self) -> CertificateAuthority:
+        return CertificateAuthority(self.layout.pki)
+
+    def _start(self, tools: dict[str, Path], started: float) -> ClusterInfo:
+        layout = self.layout
+        for directory in (layout.state, layout.logs, layout.bin):
+            directory.mkdir(parents=True, exist_ok=True)
+        names = components.PORT_NAMES
+        ports = dict(zip(names, _free_ports(len(names)), strict=True))
+        server = f"https://127.0.0.1:{ports['apiserver']}"
+        ca = self._ca()
+        serving = ca.serving("apiserver", APISERVER_HOSTS)
+        sa = service_account_keys(layout.pki)
+        configs = self._client_kubeconfigs(ca, server)
+        for name in ("kubectl", "helm"):
+            _write_client_wrapper(layout.bin / name, tools[name], layout.kubeconfig)
+
+        certs = components.Certificates(
+            ca=ca.pair.cert,
+            serving_cert=serving.cert,
+            serving_key=serving.key,
+            sa_public=sa.cert,
+            sa_private=sa.key,
+            directory=layout.pki,
+        )
+
+        self.progress(f"[{time.monotonic() - started:4.1f}s] starting etcd")
+        self._launch("etcd", components.etcd(tools["etcd"], layout.state / "etcd", ports))
+        self._wait(f"http://127.0.0.1:{ports['etcd']}/health", "etcd", 30)
+
+        self.progress(f"[{time.monotonic() - started:4.1f}s] starting kube-apiserver")
+        self._launch("kube-apiserver", components.apiserver(tools["kube-apiserver"], ports, certs))
+        self._wait(server, "kube-apiserver", 60)
+
+        self.progress(
+            f"[{time.monotonic() - started:4.1f}s] starting controller-manager, scheduler, kwok"
+        )
+        self._launch(
+            "kube-controller-manager",
+            components.controller_manager(
+                tools["kube-controller-manager"], configs["controller-manager"], ports, certs
+            ),
+        )
+        self._launch(
+            "kube-scheduler",
+            components.scheduler(tools["kube-scheduler"], configs["scheduler"], ports),
+        )
+        self._launch("kwok", components.kwok(tools["kwok"], configs["kwok"], ports))
+
+        self.progress(f"[{time.monotonic() - started:4.1f}s] registering nodes, installing CRDs")
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            jobs = [
+                pool.submit(self._apply_docs, [node_manifest(shape) for shape in DEFAULT_NODES]),
+                pool.submit(self._apply_files, thirdparty.crd_files()),
+                pool.submit(self._apply_files, sorted(layout.crds.glob("*.yaml"))),
+            ]
+            for job in jobs:
+                job.result()
+        self.wait_all("crd", "Established", expected=None)
+        self.wait_all("node", "Ready", expected=len(DEFAULT_NODES))
+        # Pods need their namespace's default ServiceAccount, made by the controller-manager.
+        self._poll(
+            lambda: self.kubectl("get", "serviceaccount/default", check=False).returncode == 0,
+            "the default ServiceAccount",
+            60,
+        )
+        return ClusterInfo(
+            server=server,
+            kubeconfig=str(layout.kubeconfig),
+            bin_dir=str(layout.bin),
+            ports=ports,
+            started_in_seconds=round(time.monotonic() - started, 2),
+        )
+
+    def _client_kubeconfigs(self, ca: CertificateAuthority, server: str) -> dict[str, Path]:
+        paths = {}
+        for stem, user, group in CLIENTS:
+            pair = ca.client(stem, user, group)
+            path = (
+                self.layout.kubeconfig
+                if stem == "admin"
+                else self.layout.state / "kubeconfigs" / f"{stem}.yaml"
+            )
+            paths[stem] = kubeconfig.write(
+                path,
+                kubeconfig.kubeconfig(
+                    server,
+                    ca.pem,
+                    user,
+                    cert_pem=pair.cert.read_bytes(),
+                    key_pem=pair.key.read_bytes(),
+                ),
+            )
+        return paths
+
+    def _launch(self, name: str, argv: list[str]) -> None:
+        # The state dir in the command line is what later proves a pid is ours.
+        if not any(str(self.layout.state) in arg for arg in argv):
+            raise ClusterError(f"{name}'s command line must name {self.layout.state}")
+        processes.start(name, argv, self.layout.logs, self._pid_dir, str(self.layout.state))
+
+    def _apply_files(self, paths: Sequence[Path]) -> None:
+        if not paths:
+            return
+        args = [arg for path in paths for arg in ("-f", str(path))]
+        self.kubectl("apply", "--server-side", "--force-conflicts", *args)
+
+    def _apply_docs(self, docs: list[dict[str, object]]) -> None:
+        self.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(docs))
+
+    # -- readiness -----------------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        ca = self._ca()
+        context = ssl.create_default_context(cafile=str(ca.pair.cert))
+        admin = ca.client(*CLIENTS[0])
+        context.load_cert_chain(str(admin.cert), str(admin.key))
+        return context
+
+    def _ready(self, server: str) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"{server}/readyz", context=self._ssl_context(), timeout=3
+            ) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError, ssl.SSLError):
+            return False
+
+    def _healthy(self, url: str) -> bool:
+        if url.startswith("https://"):
+            return self._ready(url)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _wait(self, url: str, what: str, timeout: float) -> None:
+        self._poll(lambda: self._healthy(url), what, timeout)
+
+    def _poll(self, condition: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.2)
+        raise ClusterError(f"{what} was not ready within {timeout:.0f}s; see {self.layout.logs}")
+
+
+_START_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+
+
+def _write_client_wrapper(path: Path, binary: Path, config: Path) -> None:
+    """``.cluster/bin/kubectl`` talks to the local cluster unless told otherwise by a flag."""
+    path.unlink(missing_ok=True)
+    path.write_text(f'#!/bin/sh\nKUBECONFIG="{config}" exec "{binary}" "$@"\n')
+    path.chmod(0o755)

@@ -1,0 +1,186 @@
+"""Pure builders of the objects a FragranceRelease owns or edits (no I/O).
+
+Two Deployments (``<name>-stable``, ``<name>-canary``) with Services of the same names; the
+traffic split is written into the user's HTTPRoute (backendRef weights) or into a canary
+Ingress beside the user's Ingress (ingress-nginx canary annotations).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from fragrance_operator.api.crd import API_VERSION
+from fragrance_operator.api.release import FragranceReleaseSpec
+
+Track = Literal["stable", "canary"]
+SERVING_PORT = 8000
+GPU = "nvidia.com/gpu"
+NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
+NGINX_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+
+
+def child_name(release: str, track: Track) -> str:
+    return f"{release}-{track}"
+
+
+def labels(release: str, track: Track) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "fragrance-serving",
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/managed-by": "fragrance-operator",
+        "release": release,
+        "track": track,
+    }
+
+
+def owner_reference(release: dict[str, Any]) -> dict[str, Any]:
+    meta = release["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "FragranceRelease",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def deployment(
+    release: dict[str, Any],
+    spec: FragranceReleaseSpec,
+    track: Track,
+    version: str,
+    image: str,
+    replicas: int | None = None,
+) -> dict[str, Any]:
+    """The worker Deployment; ``replicas`` overrides the spec (the VRAM floor may hold it)."""
+    name = release["metadata"]["name"]
+    selector = {"release": name, "track": track}
+    gpus = spec.workload.gpus_per_replica
+    resources = {"limits": {GPU: str(gpus)}} if gpus else {}
+    env = [
+        {"name": "FRAGRANCE_RELEASE", "value": name},
+        {"name": "FRAGRANCE_TRACK", "value": track},
+        {"name": "FRAGRANCE_VERSION", "value": version},
+        {"name": "FRAGRANCE_MODELS", "value": ",".join(m.name for m in spec.models)},
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": child_name(name, track),
+            "namespace": release["metadata"]["namespace"],
+            "labels": {**labels(name, track), "fragrance.ai/version": version},
+            "ownerReferences": [owner_reference(release)],
+        },
+        "spec": {
+            "replicas": spec.workload.replicas if replicas is None else replicas,
+            # No surge on GPUs: an image change must not add a pod beside full GPUs.
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}
+                if gpus
+                else {"maxSurge": "25%", "maxUnavailable": 0},
+            },
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": {**labels(name, track), "fragrance.ai/version": version}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "serving",
+                            "image": image,
+                            "ports": [{"name": "http", "containerPort": SERVING_PORT}],
+                            "env": env,
+                            "resources": resources,
+                            "readinessProbe": {
+                                "httpGet": {"path": "/health", "port": "http"},
+                                "periodSeconds": 5,
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def service(release: dict[str, Any], track: Track) -> dict[str, Any]:
+    name = release["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": child_name(name, track),
+            "namespace": release["metadata"]["namespace"],
+            "labels": labels(name, track),
+            "ownerReferences": [owner_reference(release)],
+        },
+        "spec": {
+            "selector": {"release": name, "track": track},
+            "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": "http"}],
+        },
+    }
+
+
+def http_route_backends(release: str, weight: int) -> list[dict[str, Any]]:
+    """backendRefs splitting ``weight`` percent to the canary (stable alone at 0)."""
+    stable = {"name": child_name(release, "stable"), "port": SERVING_PORT, "weight": 100 - weight}
+    if weight == 0:
+        return [stable]
+    canary = {"name": child_name(release, "canary"), "port": SERVING_PORT, "weight": weight}
+    return [stable, canary]
+
+
+def weighted_http_route(route: dict[str, Any], release: str, weight: int) -> dict[str, Any]:
+    """The route with every rule's backendRefs set to the split (other fields kept)."""
+    updated = copy.deepcopy(route)
+    rules = updated.setdefault("spec", {}).setdefault("rules", [{}])
+    for rule in rules:
+        rule["backendRefs"] = http_route_backends(release, weight)
+    return updated
+
+
+def canary_ingress(stable: dict[str, Any], release: dict[str, Any], weight: int) -> dict[str, Any]:
+    """A copy of the stable Ingress sending ``weight`` percent to the canary Service."""
+    name = release["metadata"]["name"]
+    canary_service = child_name(name, "canary")
+    spec = copy.deepcopy(stable.get("spec", {}))
+    for rule in spec.get("rules", []):
+        for path in rule.get("http", {}).get("paths", []):
+            path["backend"] = {
+                "service": {"name": canary_service, "port": {"number": SERVING_PORT}}
+            }
+    if "defaultBackend" in spec:
+        spec["defaultBackend"] = {
+            "service": {"name": canary_service, "port": {"number": SERVING_PORT}}
+        }
+    spec.pop("tls", None)  # ingress-nginx takes TLS from the stable Ingress
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": f"{stable['metadata']['name']}-canary",
+            "namespace": stable["metadata"]["namespace"],
+            "labels": labels(name, "canary"),
+            "annotations": {NGINX_CANARY: "true", NGINX_WEIGHT: str(weight)},
+            "ownerReferences": [owner_reference(release)],
+        },
+        "spec": spec,
+    }
+
+
+def deployment_ready(deployment: dict[str, Any], image: str) -> bool:
+    """All replicas of the current template are updated and available, with ``image``."""
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    containers = spec.get("template", {}).get("spec", {}).get("containers", [])
+    if not containers or containers[0].get("image") != image:
+        return False
+    replicas = spec.get("replicas", 1)
+    return bool(
+        status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+        and status.get("updatedReplicas", 0) == replicas
+        and status.get("availableReplicas", 0) == replicas
+        and status.get("replicas", 0) == replicas
+    )

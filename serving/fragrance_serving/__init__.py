@@ -1,0 +1,1 @@
+"""The guarded LLM ensemble and PPO worker on Ray Serve (built in later issues)."""

@@ -1,0 +1,70 @@
+"""Helpers for tests: waiting on conditions (never sleeping and hoping) and test data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+INVALID = ROOT / "tests" / "manifests" / "invalid"
+SAMPLES = ROOT / "deploy" / "samples"
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail the test naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def load(path: Path) -> dict[str, Any]:
+    doc = yaml.safe_load(path.read_text())
+    assert isinstance(doc, dict)
+    return doc
+
+
+def expectations(path: Path) -> dict[str, str]:
+    """The ``# key: value`` header of an invalid manifest (mistake, field, reason)."""
+    found = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("# "):
+            break
+        key, _, value = line[2:].partition(": ")
+        found[key] = value
+    return found
+
+
+def release_manifest(
+    name: str, version: str, interval: str = "3s", min_requests: int = 10, gpus: int = 1
+) -> dict[str, Any]:
+    """A FragranceRelease of the three-model ensemble behind the HTTPRoute ``brief-api``."""
+    return {
+        "apiVersion": "fragrance.ai/v1alpha1",
+        "kind": "FragranceRelease",
+        "metadata": {"name": name},
+        "spec": {
+            "version": version,
+            "image": f"serving:{version}",
+            "models": [
+                {"name": "llama", "mode": "fast"},
+                {"name": "mistral", "mode": "balanced"},
+                {"name": "qwen", "mode": "creative"},
+            ],
+            "workload": {"replicas": 1, "gpusPerReplica": gpus},
+            "traffic": {"provider": "gatewayAPI", "gatewayAPI": {"httpRoute": "brief-api"}},
+            "canary": {
+                "steps": [1, 5, 25, 100],
+                "stepInterval": interval,
+                "progressDeadline": "10m",
+                "analysis": {"interval": interval, "minRequests": min_requests},
+            },
+        },
+    }

@@ -1,0 +1,181 @@
+"""The gate against a real Prometheus scraping scripted serving metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fragrance_operator.adapters.prometheus import Prometheus
+from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_operator.evaluation import Evaluation, evaluate
+from tests.helpers import wait_for
+from tests.prometheus_server import PrometheusServer
+from tests.serving_exporter import ServingExporter
+
+
+def _spec(**analysis: Any) -> FragranceReleaseSpec:
+    return FragranceReleaseSpec.model_validate(
+        {
+            "version": "v2",
+            "image": "serving:v2",
+            "models": [
+                {"name": "llama", "mode": "fast"},
+                {"name": "mistral", "mode": "balanced"},
+                {"name": "qwen", "mode": "creative"},
+            ],
+            "traffic": {"provider": "rayServe"},
+            "workload": {"replicas": 1, "gpusPerReplica": 1},
+            "canary": {
+                "stepInterval": "5s",
+                "progressDeadline": "5m",
+                "analysis": {"interval": "5s", "minRequests": 20, **analysis},
+            },
+        }
+    )
+
+
+@pytest.fixture
+def prom(prometheus: PrometheusServer) -> Iterator[Prometheus]:
+    client = Prometheus(prometheus.url)
+    yield client
+    client.close()
+
+
+def _until(
+    prom: Prometheus,
+    release: str,
+    spec: FragranceReleaseSpec,
+    decision: str,
+    every_check: bool = False,
+) -> Evaluation:
+    """Evaluate until the decision is reached (and, if asked, every check agrees).
+
+    A WARNING-severity check without data yet (the first scrape of a histogram) is
+    INCONCLUSIVE without blocking the decision, so it can lag the overall verdict.
+    """
+    last: list[Evaluation] = []
+
+    def reached() -> bool:
+        last[:] = [evaluate(prom, release, spec)]
+        verdict = last[0].verdict
+        agree = not every_check or all(c.result == decision for c in verdict.checks)
+        return verdict.decision == decision and agree
+
+    try:
+        wait_for(reached, f"gate {decision}", timeout=30)
+    except pytest.fail.Exception:
+        pytest.fail(f"gate never {decision}; last: {last[0].verdict.summary}")
+    return last[0]
+
+
+def _check(evaluation: Evaluation, name: str) -> Any:
+    return next(c for c in evaluation.verdict.checks if c.name == name)
+
+
+def test_healthy_canary_is_go(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name)
+    result = _until(prom, release_name, _spec(), "GO", every_check=True)
+    assert {c.result for c in result.verdict.checks} == {"GO"}
+    assert result.verdict.requests is not None
+    assert result.verdict.requests >= 20
+    assert _check(result, "latencyP95/creative").value < 4.5
+
+
+def test_5xx_spike_is_nogo(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, error_5xx=0.2)
+    result = _until(prom, release_name, _spec(), "NO-GO")
+    check = _check(result, "errorRate5xx")
+    assert check.result == "NO-GO"
+    assert check.value > 0.05
+    assert "errorRate5xx" in result.verdict.summary
+
+
+def test_creative_p95_over_budget_is_nogo(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, latency={"fast": 0.8, "balanced": 1.5, "creative": 5.5})
+    result = _until(prom, release_name, _spec(), "NO-GO")
+    creative = _check(result, "latencyP95/creative")
+    assert (creative.result, creative.threshold) == ("NO-GO", 4.5)
+    assert _check(result, "latencyP95/fast").result == "GO"
+
+
+def test_no_data_is_inconclusive_never_go(prom: Prometheus, release_name: str) -> None:
+    result = evaluate(prom, release_name, _spec())
+    assert result.verdict.decision == "INCONCLUSIVE"
+    assert result.verdict.requests is None
+    assert "minRequests" in result.verdict.summary
+
+
+def test_too_few_requests_is_inconclusive(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, rps=2.0)
+    spec = _spec(minRequests=100)
+    seen: list[Evaluation] = []
+
+    def counted() -> bool:
+        seen[:] = [evaluate(prom, release_name, spec)]
+        return seen[0].verdict.requests is not None and seen[0].verdict.requests > 0
+
+    wait_for(counted, "the canary's first requests in Prometheus", timeout=30)
+    verdict = seen[0].verdict
+    assert verdict.decision == "INCONCLUSIVE"
+    assert verdict.requests is not None
+    assert verdict.requests < 100
+    assert "minRequests 100" in verdict.summary
+
+
+def test_low_cache_hit_rate_is_a_warning(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, cache_hit=0.3)
+    result = _until(prom, release_name, _spec(), "WARNING")
+    assert _check(result, "cacheHitRate/fast").result == "WARNING"
+
+
+def test_open_breaker_unhealthy_model_and_loss_runaway_are_nogo(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, breaker_open=True, healthy=False)
+    result = _until(prom, release_name, _spec(), "NO-GO")
+    assert _check(result, "circuitBreakers").result == "NO-GO"
+    assert _check(result, "llmHealth").result == "NO-GO"
+
+
+def test_low_vram_headroom_is_nogo(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, vram_used_fraction=0.9)
+    result = _until(prom, release_name, _spec(), "NO-GO")
+    check = _check(result, "vramHeadroom")
+    assert check.result == "NO-GO"
+    assert check.value == pytest.approx(0.1, abs=0.01)
+
+
+def test_custom_metric_check(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, loss=0.9)
+    metric = {"name": "lossCeiling", "query": 'max(ppo_loss{release="${release}"})', "max": 0.5}
+    result = _until(prom, release_name, _spec(metrics=[metric]), "NO-GO")
+    check = _check(result, "lossCeiling")
+    assert (check.result, check.value) == ("NO-GO", pytest.approx(0.9))
+
+
+def test_prometheus_unreachable_is_inconclusive(release_name: str) -> None:
+    down = Prometheus("http://127.0.0.1:9", timeout=1)
+    try:
+        result = evaluate(down, release_name, _spec())
+    finally:
+        down.close()
+    assert result.verdict.decision == "INCONCLUSIVE"
+    applicable = [c for c in result.verdict.checks if not c.message.startswith("skipped")]
+    assert all(c.result == "INCONCLUSIVE" for c in applicable)
+    assert all("query failed" in c.message for c in applicable)
