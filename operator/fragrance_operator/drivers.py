@@ -107,11 +107,14 @@ class DeploymentDriver:
         spec: FragranceReleaseSpec,
         r: Rollout,
         capacity: Capacity | None = None,
+        stable_replicas: int | None = None,
     ) -> None:
+        """``stable_replicas``: the autoscaler's size (default: spec.workload.replicas)."""
         namespace = release["metadata"]["namespace"]
         desired = spec.workload.replicas
         if r.stable_version and r.stable_image:
-            stable = allowed_replicas(desired, self.replicas(release, "stable"), capacity)
+            wanted = desired if stable_replicas is None else stable_replicas
+            stable = allowed_replicas(wanted, self.replicas(release, "stable"), capacity)
             self._apply(
                 objects.deployment(
                     release, spec, "stable", r.stable_version, r.stable_image, stable

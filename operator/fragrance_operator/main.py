@@ -169,4 +169,7 @@ async def validate_release(
 
 @kopf.on.delete(GROUP, VERSION, "fragrancereleases", optional=True)
 def release_deleted(body: kopf.Body, **_: Any) -> None:
-    metrics.forget(body.metadata.namespace or "", body.metadata.name or "")
+    key = (body.metadata.namespace or "", body.metadata.name or "")
+    metrics.forget(*key)
+    if "release" in _context:
+        _context["release"].autoscale_due.pop(key, None)

@@ -62,6 +62,12 @@ VRAM_HEADROOM = Gauge(
     _LABELS,
     registry=REGISTRY,
 )
+DESIRED_REPLICAS = Gauge(
+    "fragrance_desired_replicas",
+    "Stable GPU worker replicas the operator aims for (the autoscaler's size, or the spec's).",
+    _LABELS,
+    registry=REGISTRY,
+)
 RECONCILE_ERRORS = Counter(
     "fragrance_reconcile_errors", "Reconcile ticks that raised.", _LABELS, registry=REGISTRY
 )
@@ -81,7 +87,7 @@ def forget(namespace: str, release: str) -> None:
     for phase in PHASES:
         with contextlib.suppress(KeyError):
             PHASE.remove(namespace, release, phase)
-    for gauge in (WEIGHT, STEP, DECISION, SCALE_UP_BLOCKED, VRAM_HEADROOM):
+    for gauge in (WEIGHT, STEP, DECISION, SCALE_UP_BLOCKED, VRAM_HEADROOM, DESIRED_REPLICAS):
         with contextlib.suppress(KeyError):
             gauge.remove(namespace, release)
 

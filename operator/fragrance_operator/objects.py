@@ -184,3 +184,37 @@ def deployment_ready(deployment: dict[str, Any], image: str) -> bool:
         and status.get("availableReplicas", 0) == replicas
         and status.get("replicas", 0) == replicas
     )
+
+
+def allocatable_gpus(nodes: list[dict[str, Any]]) -> int:
+    """``nvidia.com/gpu`` the scheduler may place: Ready, schedulable nodes only."""
+    total = 0
+    for node in nodes:
+        if node.get("spec", {}).get("unschedulable"):
+            continue
+        conditions = node.get("status", {}).get("conditions") or []
+        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            continue
+        total += int(node.get("status", {}).get("allocatable", {}).get(GPU, 0))
+    return total
+
+
+def requested_gpus(pods: list[dict[str, Any]], namespace: str, skip: dict[str, str]) -> int:
+    """GPUs held by live pods, except those in ``namespace`` whose labels include ``skip``."""
+    total = 0
+    for pod in pods:
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        meta = pod.get("metadata", {})
+        if (
+            meta.get("namespace") == namespace
+            and skip.items() <= (meta.get("labels") or {}).items()
+        ):
+            continue
+        for container in pod.get("spec", {}).get("containers") or []:
+            resources = container.get("resources") or {}
+            wanted = (resources.get("limits") or {}).get(GPU) or (
+                resources.get("requests") or {}
+            ).get(GPU)
+            total += int(wanted or 0)
+    return total

@@ -43,6 +43,14 @@ class Kube:
             return None
         return found.to_dict()  # type: ignore[no-any-return]
 
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, field_selector: str = ""
+    ) -> list[dict[str, Any]]:
+        found = self._resource(api_version, kind).get(
+            namespace=namespace, field_selector=field_selector or None
+        )
+        return [item.to_dict() for item in found.items]
+
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         resource = self._resource(obj["apiVersion"], obj["kind"])
         applied = resource.server_side_apply(

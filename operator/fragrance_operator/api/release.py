@@ -340,6 +340,12 @@ class ScalingSpec(KubeModel):
             check=lambda s: s.min_replicas <= s.max_replicas,
             field_path=".minReplicas",
         ),
+        Rule(
+            cel="duration(self.scaleUpAfter) <= duration('4m')",
+            message="must be at most 4m, so a sustained breach scales up within 5 minutes",
+            check=lambda s: parse_duration(s.scale_up_after) <= 240,
+            field_path=".scaleUpAfter",
+        ),
     )
 
     min_replicas: int = Field(default=1, ge=0, le=1000, description="Fewest GPU worker replicas.")
@@ -351,7 +357,28 @@ class ScalingSpec(KubeModel):
         description="Scale-up is refused while free/total VRAM is below this fraction.",
     )
     scale_down_cooldown: Duration = Field(
-        default="10m", description="Least time between a scale-up and the next scale-down."
+        default="10m",
+        description="A scale-down needs the signal low for this long and no scale-up within it.",
+    )
+    autoscale: bool = Field(
+        default=False,
+        description="When true, the operator sizes the stable GPU worker between minReplicas "
+        "and maxReplicas from `metric`; workload.replicas is then only the starting size.",
+    )
+    metric: Literal["requestsPerReplica", "latencyBudget"] = Field(
+        default="requestsPerReplica",
+        description="Load signal: requests per second per stable replica "
+        "(http_requests_total), or the highest per-mode p95 as a fraction of its budget "
+        "(http_request_duration_seconds).",
+    )
+    target_requests_per_replica: float = Field(
+        default=5.0, gt=0, le=100000, description="Per-replica request rate to hold."
+    )
+    target_latency_ratio: float = Field(
+        default=0.8, gt=0, le=10, description="p95/budget to hold, for metric latencyBudget."
+    )
+    scale_up_after: Duration = Field(
+        default="1m", description="How long a breach must last before a scale-up (at most 4m)."
     )
 
 

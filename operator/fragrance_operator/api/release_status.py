@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -66,6 +66,33 @@ class AnalysisProgress(KubeModel):
     )
 
 
+def _time(description: str) -> Any:
+    return Field(default=None, description=description, json_schema_extra={"format": "date-time"})
+
+
+class AutoscalingStatus(KubeModel):
+    """The autoscaler's memory (spec.scaling.autoscale), so a restart resumes its windows."""
+
+    desired_replicas: int = Field(ge=0, description="Stable worker replicas the autoscaler wants.")
+    signal: float | None = Field(default=None, description="Last load signal read.")
+    recommended: int | None = Field(
+        default=None, ge=0, description="Replicas the last signal asked for, within bounds."
+    )
+    gpu_limit: int | None = Field(
+        default=None, ge=0, description="Replicas the nodes' allocatable nvidia.com/gpu can host."
+    )
+    reason: str = Field(default="", description="ScaledUp, ScaledDown, ScaleUpPending, ...")
+    message: str = Field(default="", description="The last decision, in words.")
+    evaluated_at: str | None = _time("When the signal was last read (RFC 3339).")
+    breach_since: str | None = _time("Since when the signal has asked for more replicas.")
+    low_since: str | None = _time("Since when the signal has asked for fewer replicas.")
+    low_peak: int | None = Field(
+        default=None, ge=0, description="Highest recommendation since lowSince."
+    )
+    last_scale_up_at: str | None = _time("Last scale-up (RFC 3339).")
+    last_scale_down_at: str | None = _time("Last scale-down (RFC 3339).")
+
+
 class FragranceReleaseStatus(KubeModel):
     """What the operator observed and did; it resumes from here after a restart."""
 
@@ -103,6 +130,9 @@ class FragranceReleaseStatus(KubeModel):
         default=None, description="Analysis counters at the current step."
     )
     gate: GateStatus | None = Field(default=None, description="The last gate evaluation.")
+    autoscaling: AutoscalingStatus | None = Field(
+        default=None, description="The autoscaler's state, when spec.scaling.autoscale is on."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready, Reconciling, Stalled (kstatus) and ScaleUpBlocked.",

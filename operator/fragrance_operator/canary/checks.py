@@ -7,12 +7,13 @@ missing numerator counts as zero (``or vector(0)``) but a missing denominator is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from fragrance_operator.api.base import parse_duration
 from fragrance_operator.api.release import FragranceReleaseSpec
 
-from .gate import Check
+from .gate import Check, Sample
 
 #: Defaults of the built-in checks (the seed documents' thresholds).
 DEFAULTS = {
@@ -138,3 +139,33 @@ def gate_plan(release: str, spec: FragranceReleaseSpec, track: str = "canary") -
         requests_query=f"sum(increase(http_requests_total{sel}[{window}]))",
         min_requests=analysis.min_requests,
     )
+
+
+def load_query(release: str, spec: FragranceReleaseSpec) -> str:
+    """The autoscaler's signal over the stable track (spec.scaling.metric)."""
+    window = _prom_duration(parse_duration(spec.canary.analysis.interval))
+    sel = _selector(release, "stable")
+    if spec.scaling.metric == "latencyBudget":
+        return (
+            "histogram_quantile(0.95, sum by (le, mode) "
+            f"(rate(http_request_duration_seconds_bucket{sel}[{window}])))"
+        )
+    return f"sum(rate(http_requests_total{sel}[{window}]))"
+
+
+def load_signal(
+    spec: FragranceReleaseSpec, samples: list[Sample], replicas: int | None
+) -> float | None:
+    """Requests per second per replica, or the worst per-mode p95/budget (None: no data)."""
+    finite = [(labels, value) for labels, value in samples if math.isfinite(value)]
+    if not finite:
+        return None
+    if spec.scaling.metric == "latencyBudget":
+        budgets = spec.canary.analysis.thresholds.latency_p95
+        ratios = [
+            value / (getattr(budgets, labels.get("mode", ""), None) or LATENCY_P95[labels["mode"]])
+            for labels, value in finite
+            if labels.get("mode") in LATENCY_P95
+        ]
+        return max(ratios) if ratios else None
+    return finite[0][1] / max(replicas or 1, 1)

@@ -40,6 +40,7 @@ from fragrance_operator.drivers import (
     WrittenCache,
 )
 from fragrance_operator.evaluation import evaluate
+from fragrance_operator.handlers.autoscaling import Sizing, size
 
 ACTION_ANNOTATION = "fragrance.ai/action"
 log = structlog.get_logger("fragrance.release")
@@ -50,6 +51,7 @@ class Context:
     kube: Kube
     prometheus: Prometheus
     written: WrittenCache = field(default_factory=WrittenCache)
+    autoscale_due: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _action(raw: dict[str, Any]) -> Action | None:
@@ -88,7 +90,11 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
         asyncio.to_thread(workloads.ready, raw, "canary", rollout.canary_image),
         asyncio.to_thread(workloads.ready, raw, "stable", rollout.stable_image),
     )
-    capacity = await _capacity(ctx, raw, spec, rollout, plan.spec_hash, workloads)
+    current = await asyncio.to_thread(workloads.replicas, raw, "stable")
+    sizing = await size(
+        ctx.kube, ctx.prometheus, raw, spec, previous, current, ctx.autoscale_due, now
+    )
+    capacity = await _capacity(ctx, raw, spec, rollout, plan.spec_hash, current, sizing.replicas)
     if canary_ready and rollout.canary_active and rollout.weight == 0:
         # Before the first traffic: a missing HTTPRoute/Ingress holds the canary at 0%.
         canary_ready = await asyncio.to_thread(traffic.available, raw, spec)
@@ -121,6 +127,7 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
         or previous is None
         or previous.observed_generation != generation
         or (before[1] or "NoScaleUpPending") != reason_now
+        or sizing.body is not None
     )
     if changed:
         body_status = codec.status_body(
@@ -132,6 +139,8 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
             finished=transition.finished,
             capacity=capacity,
         )
+        if sizing.body is not None:
+            body_status["autoscaling"] = sizing.body or None
         written = await asyncio.to_thread(
             ctx.kube.patch_release_status, namespace, name, body_status, meta["resourceVersion"]
         )
@@ -139,6 +148,9 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
             bound.info("stale view; retrying next tick", step=rollout.step)
             return
         _announce(body, namespace, name, transition, bound)
+        if sizing.step is not None and sizing.step.scaled:
+            metrics.TRANSITIONS.labels(namespace, name, sizing.step.reason).inc()
+            kopf.info(body, reason=sizing.step.reason, message=sizing.step.message)
         if blocked_before != blocked_now and capacity is not None:
             reason = "ScaleUpBlocked" if blocked_now else "ScaleUpAllowed"
             post = kopf.warn if blocked_now else kopf.info
@@ -160,8 +172,9 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
         metrics.VRAM_HEADROOM.labels(namespace, name).set(capacity.headroom)
     # Timed from the gate's decision to the weight written (the benchmark's figure).
     since = decided if verdict is not None and new.weight != rollout.weight else None
+    metrics.DESIRED_REPLICAS.labels(namespace, name).set(sizing.replicas)
     await asyncio.to_thread(
-        _converge, body, raw, spec, new, workloads, traffic, bound, since, capacity
+        _converge, body, raw, spec, new, workloads, traffic, bound, since, capacity, sizing
     )
 
 
@@ -179,7 +192,8 @@ async def _capacity(
     spec: FragranceReleaseSpec,
     rollout: Rollout,
     spec_hash: str,
-    workloads: DeploymentDriver,
+    current: int | None,
+    desired: int,
 ) -> Capacity | None:
     """VRAM headroom, read only when a GPU scale-up is waiting (None: none is)."""
     if not spec.workload.gpus_per_replica or rollout.stable_version is None:
@@ -190,8 +204,7 @@ async def _capacity(
         rollout.canary_hash,
         rollout.stable_hash,
     )
-    current = await asyncio.to_thread(workloads.replicas, raw, "stable")
-    stable_to_grow = current is not None and spec.workload.replicas > current
+    stable_to_grow = current is not None and desired > current
     if not (canary_to_start or stable_to_grow):
         return None
     meta = raw["metadata"]
@@ -225,6 +238,7 @@ def _converge(
     bound: Any,
     decided: float | None,
     capacity: Capacity | None,
+    sizing: Sizing,
 ) -> None:
     # Traffic first: weight 0 must land before the canary goes away.
     try:
@@ -235,4 +249,4 @@ def _converge(
     except TrafficError as error:
         kopf.warn(body, reason="TrafficNotSet", message=str(error))
         bound.warning("traffic not set", error=str(error))
-    workloads.converge(raw, spec, r, capacity)
+    workloads.converge(raw, spec, r, capacity, sizing.replicas)
