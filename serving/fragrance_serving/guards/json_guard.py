@@ -1,0 +1,167 @@
+"""JSON hard guard: a model's text becomes a schema-valid brief, or a marked fallback.
+
+Whatever string a model returns, :func:`check` never raises. :func:`guarded` asks the model
+again on a parse or schema failure, with exponential backoff and jitter (tenacity),
+up to ``maxRetries`` times; then it returns the fallback brief marked ``error: true`` (or
+nothing, with ``fallbackEnabled: false``, which the API turns into a 502).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from fragrance_serving.brief import FAMILIES, NOTES, Brief, fallback_brief
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
+_LONGEVITY = {"short": "short", "medium": "medium", "moderate": "medium", "long": "long"}
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    enabled: bool = True
+    max_retries: int = 3
+    backoff_base: float = 1.0
+    jitter: float = 0.5
+    fallback_enabled: bool = True
+    strict_schema: bool = True
+
+
+@dataclass(frozen=True)
+class Checked:
+    brief: Brief | None
+    fixes: int = 0  # repairs applied (code fences, stray text, case, clamping)
+    error: str = ""  # "parse" or "schema" when brief is None
+    detail: str = ""
+
+
+@dataclass
+class Outcome:
+    brief: Brief | None
+    retries: int = 0
+    parse_failures: int = 0
+    schema_failures: int = 0
+    fixes: int = 0
+    fallback: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def _extract(text: str) -> tuple[str, int]:
+    """The JSON object inside ``text``: fences and chatter around it are common repairs."""
+    fixes = 0
+    stripped = _FENCE.sub("", text.strip())
+    if stripped != text.strip():
+        fixes += 1
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if start > 0 or (end != -1 and end < len(stripped) - 1):
+        fixes += 1
+    if start != -1 and end > start:
+        stripped = stripped[start : end + 1]
+    return stripped, fixes
+
+
+def _repair(data: dict[str, Any]) -> int:
+    """Harmless normalisations a strict schema would otherwise refuse; returns how many."""
+    fixes = 0
+    longevity = data.get("longevity")
+    if isinstance(longevity, str) and longevity.strip().lower() in _LONGEVITY:
+        fixed = _LONGEVITY[longevity.strip().lower()]
+        fixes += fixed != longevity
+        data["longevity"] = fixed
+    for key in ("notes", "families"):
+        items = data.get(key)
+        if isinstance(items, list) and all(isinstance(i, str) for i in items):
+            cleaned = list(dict.fromkeys(i.strip().lower() for i in items if i.strip()))
+            fixes += cleaned != items
+            data[key] = cleaned
+    intensity = data.get("intensity")
+    if isinstance(intensity, float) and intensity.is_integer():
+        data["intensity"] = int(intensity)
+        fixes += 1
+    return fixes
+
+
+def check(text: str, strict: bool = True) -> Checked:
+    """Parse and validate one answer. Never raises, whatever ``text`` holds."""
+    try:
+        candidate, fixes = _extract(text)
+        data = json.loads(candidate)
+    except (ValueError, RecursionError) as error:
+        return Checked(None, error="parse", detail=type(error).__name__)
+    if not isinstance(data, dict):
+        return Checked(None, error="schema", detail="not a JSON object")
+    fixes += _repair(data)
+    if data.get("error") is True:
+        return Checked(None, fixes, "schema", "the model may not mark its own brief as an error")
+    try:
+        brief = Brief.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "brief"
+        return Checked(None, fixes, "schema", f"{where}: {first['msg']}")
+    except (ValueError, TypeError) as error:
+        return Checked(None, fixes, "schema", str(error)[:200])
+    if strict:
+        unknown = [n for n in brief.notes if n not in NOTES] + [
+            f for f in brief.families if f not in FAMILIES
+        ]
+        if unknown:
+            return Checked(None, fixes, "schema", f"unknown notes or families: {unknown[:3]}")
+    return Checked(brief, fixes)
+
+
+class BadAnswer(Exception):
+    """One answer failed the guard; tenacity retries on this and nothing else."""
+
+
+async def guarded(
+    generate: Callable[[int], Awaitable[str]],
+    settings: GuardSettings,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Outcome:
+    """Ask, check, ask again with backoff; ``generate(attempt)`` may raise (not caught)."""
+    outcome = Outcome(None)
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(1 + (settings.max_retries if settings.enabled else 0)),
+        wait=wait_exponential_jitter(multiplier=settings.backoff_base, jitter=settings.jitter),
+        retry=retry_if_exception_type(BadAnswer),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                number = attempt.retry_state.attempt_number - 1
+                outcome.retries = number
+                text = await generate(number)
+                result = check(text, settings.strict_schema) if settings.enabled else _lenient(text)
+                outcome.fixes += result.fixes
+                if result.brief is None:
+                    outcome.errors.append(f"{result.error}: {result.detail}")
+                    if result.error == "parse":
+                        outcome.parse_failures += 1
+                    else:
+                        outcome.schema_failures += 1
+                    raise BadAnswer(result.detail)
+                outcome.brief = result.brief
+    except BadAnswer:
+        if settings.fallback_enabled:
+            outcome.brief, outcome.fallback = fallback_brief(), True
+    return outcome
+
+
+def _lenient(text: str) -> Checked:
+    """Guard disabled: still only a valid brief can be returned, but with no retries."""
+    return check(text, strict=False)
