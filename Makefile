@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 FRAGRANCE := $(VENV)/bin/fragrance
 PYTEST_ARGS ?=
 
-.PHONY: help install tools crds cluster cluster-down cluster-status demo lint typecheck test bench clean
+.PHONY: help install tools models serve crds cluster cluster-down cluster-status demo lint typecheck test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -18,6 +18,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv with the project and its dev tools
+
+MODELS := models/fast.pt models/balanced.pt models/creative.pt
+models: $(MODELS)  ## train the ensemble's three small torch models (minutes on 2 cores)
+$(MODELS) &: $(VENV)/.installed $(wildcard serving/fragrance_serving/models/*.py)
+	$(PY) -m fragrance_serving.models.train --out models
+
+serve: models  ## run the guarded ensemble on a local Ray Serve at :8000
+	$(VENV)/bin/fragrance-serve --config deploy/serving/local.yaml --port 8000
 
 tools: install  ## build the control plane's binaries from pinned Go modules (cached)
 	$(FRAGRANCE) cluster build

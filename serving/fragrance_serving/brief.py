@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 Mode = Literal["fast", "balanced", "creative"]
 MODES: tuple[Mode, ...] = ("fast", "balanced", "creative")
@@ -22,7 +23,13 @@ FAMILIES = ("citrus", "floral", "woody", "oriental", "fresh", "gourmand", "aquat
 Longevity = Literal["short", "medium", "long"]
 
 
-class BriefRequest(BaseModel):
+class Wire(BaseModel):
+    """camelCase on the wire, as in the CRDs."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class BriefRequest(Wire):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(
@@ -47,18 +54,18 @@ class Brief(BaseModel):
     error: bool = False
 
 
-class BriefResponse(BaseModel):
+class BriefResponse(Wire):
     id: str = Field(description="Quote it in /v1/feedback.")
     brief: Brief
     mode: Mode = Field(description="Mode that answered (after any downshift).")
     requested_mode: Mode = Field(description="Mode chosen before any downshift.")
-    model: str | None = Field(description="Model that answered; null for a fallback.")
+    model: str = Field(description="Model asked (after any downshift), also for a fallback.")
     cached: bool
     retries: int = Field(description="Times the model was asked again by the JSON guard.")
     fallback: bool
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(Wire):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     brief_id: str = Field(min_length=1, max_length=128)

@@ -1,0 +1,243 @@
+"""The Ray Serve application: a FastAPI ingress over one deployment per model.
+
+``import_path: fragrance_serving.app:app`` in a KubeRay ``serveConfigV2``, or locally
+``fragrance-serve --config deploy/serving/local.yaml``. The ingress's ``user_config`` carries
+the TuningPolicy spec (``{"policy": {...}}``) and each model's carries its fault injection
+(``{"faults": {...}}``): both are applied by ``reconfigure`` with no replica restart.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations of
+# the Serve-wrapped methods at runtime, and string annotations would not resolve.
+import threading
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+from fastapi import FastAPI, Header, HTTPException, Query, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ray import serve
+from ray.serve import Application
+from ray.serve.handle import DeploymentHandle
+
+from fragrance_serving import backends
+from fragrance_serving.admin import Admin, AdminError, CacheTTL, ForcedMode
+from fragrance_serving.brief import BriefRequest, BriefResponse, FeedbackRequest, Mode
+from fragrance_serving.ensemble import Ensemble, GuardFailed, Unavailable
+from fragrance_serving.metrics import ServingMetrics
+from fragrance_serving.settings import from_policy, parse_policy
+
+api = FastAPI(
+    title="Fragrance brief API",
+    version="0.1.0",
+    description="The guarded LLM ensemble: perfume briefs as JSON, with feedback for PPO.",
+)
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=63)
+    mode: Mode
+    backend: str = "torch"
+    path: str | None = None
+    endpoint: str | None = None
+    model: str | None = None
+    temperature: float | None = Field(default=None, gt=0, le=5)
+    faults: dict[str, float] = Field(default_factory=dict)
+
+
+class AppArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    release: str = "local"
+    track: str = "stable"
+    models_dir: str = Field(default="models", alias="modelsDir")
+    models: list[ModelEntry] = Field(min_length=1, max_length=8)
+    policy: dict[str, Any] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600, alias="timeoutSeconds")
+    num_cpus: float = Field(default=0.1, gt=0, le=64, alias="numCpus")
+
+
+def _replica_name() -> str:
+    context = serve.get_replica_context()
+    replica = getattr(context, "replica_id", None)
+    return str(getattr(replica, "unique_id", None) or getattr(context, "replica_tag", "?"))
+
+
+class _HandleClient:
+    """A model deployment seen through its handle, as the ensemble's ModelClient."""
+
+    def __init__(self, handle: DeploymentHandle[Any]) -> None:
+        self.handle = handle
+
+    async def generate(self, prompt: str, attempt: int) -> str:
+        return str(await self.handle.generate.remote(prompt, attempt))
+
+    async def health(self) -> float:
+        return float(await self.handle.health.remote())
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+class ModelServer:
+    def __init__(self, spec: dict[str, Any], models_dir: str) -> None:
+        self.model = backends.build(spec, Path(models_dir))
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        self.model.faults = backends.Faults.parse(config.get("faults"))
+
+    async def generate(self, prompt: str, attempt: int = 0) -> str:
+        return await self.model.generate(prompt, attempt)
+
+    async def health(self) -> float:
+        return await self.model.health()
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+@serve.ingress(api)
+class BriefAPI:
+    def __init__(
+        self, release: str, track: str, models: dict[str, tuple[Mode, DeploymentHandle[Any]]],
+        timeout: float,
+    ) -> None:  # fmt: skip
+        self.release, self.replica = release, _replica_name()
+        self.serving_metrics = ServingMetrics(release, track)
+        clients = {name: (mode, _HandleClient(h)) for name, (mode, h) in models.items()}
+        self.ensemble = Ensemble(
+            clients, from_policy(parse_policy(None)), self.serving_metrics, timeout
+        )
+        self.admin = Admin(self.ensemble)
+        self._stop = threading.Event()
+        threading.Thread(target=self._sweep, daemon=True, name="cache-cleanup").start()
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """The TuningPolicy's serving settings, live (Ray Serve user_config)."""
+        self.ensemble.reconfigure(from_policy(parse_policy(config.get("policy"))))
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(self.ensemble.settings.cache_cleanup):
+            self.ensemble.cache.cleanup()
+
+    @api.post("/v1/brief", response_model=BriefResponse)
+    async def brief(self, request: BriefRequest) -> BriefResponse:
+        try:
+            return await self.ensemble.brief(request)
+        except Unavailable as error:
+            raise HTTPException(503, str(error)) from error
+        except GuardFailed as error:
+            raise HTTPException(502, str(error)) from error
+
+    @api.post("/v1/feedback", status_code=202)
+    async def feedback(self, request: FeedbackRequest) -> dict[str, str]:
+        self.ensemble.feedback.append(request)
+        return {"status": "accepted"}
+
+    @api.get("/health")
+    async def health(self) -> dict[str, str]:
+        return {"status": "ok", "release": self.release, "replica": self.replica}
+
+    @api.get("/health/llm")
+    async def health_llm(self, model: Annotated[str, Query()] = "all") -> Response:
+        if model == "all":
+            results = await self.ensemble.health_all()
+            healthy = sum(r.healthy for r in results)
+            status = "healthy" if healthy == len(results) else "degraded" if healthy else "down"
+            body = {"status": status, "models": [r.__dict__ for r in results]}
+            return JSONResponse(body, status_code=503 if status == "down" else 200)
+        if model not in self.ensemble.clients:
+            raise HTTPException(404, f"model: no model named {model!r}")
+        result = await self.ensemble.health(model)
+        return JSONResponse(result.__dict__, status_code=200 if result.healthy else 503)
+
+    @api.get("/metrics", response_class=PlainTextResponse)
+    async def metrics(self) -> Response:
+        self.ensemble.refresh_gauges()
+        return Response(self.serving_metrics.render(), media_type="text/plain; version=0.0.4")
+
+    def _authorised(self, authorization: str | None) -> None:
+        try:
+            self.admin.authorise(authorization)
+        except AdminError as error:
+            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+            raise HTTPException(error.status, error.message, headers=headers) from error
+
+    @api.post("/admin/mode")
+    async def set_mode(
+        self, body: ForcedMode, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        return self.admin.force_mode(body.mode)
+
+    @api.get("/admin/downshift")
+    async def downshift(
+        self, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        return self.ensemble.downshift_stats()
+
+    @api.get("/admin/cache")
+    async def cache_stats(
+        self, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        return self.ensemble.cache.stats()
+
+    @api.put("/admin/cache/ttl")
+    async def cache_ttl(
+        self, body: CacheTTL, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        return self.admin.set_ttl(body.ttl_seconds)
+
+    @api.post("/admin/models/{name}/unload")
+    async def unload(
+        self, name: str, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        return self._admin_call(self.admin.unload, name)
+
+    @api.post("/admin/models/{name}/load")
+    async def load(
+        self, name: str, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        return self._admin_call(self.admin.load, name)
+
+    @api.post("/admin/ppo/rollback")
+    async def ppo_rollback(
+        self, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        raise HTTPException(503, "no PPO worker runs in this application")
+
+    def _admin_call(self, fn: Any, *args: Any) -> dict[str, Any]:
+        try:
+            return fn(*args)  # type: ignore[no-any-return]
+        except AdminError as error:
+            raise HTTPException(error.status, error.message) from error
+
+
+def app(args: dict[str, Any]) -> Application:
+    """The application builder (``serve run fragrance_serving.app:app``)."""
+    try:
+        parsed = AppArgs.model_validate(args)
+        policy = parse_policy(parsed.policy)
+    except ValidationError as error:
+        raise ValueError(f"serving config: {error}") from error
+    cpus = {"num_cpus": parsed.num_cpus}
+    models = {
+        m.name: (
+            m.mode,
+            cast(Any, ModelServer)
+            .options(
+                name=f"model-{m.name}", ray_actor_options=cpus, user_config={"faults": m.faults}
+            )
+            .bind(m.model_dump(exclude_none=True), parsed.models_dir),
+        )
+        for m in parsed.models
+    }
+    application: Application = (
+        cast(Any, BriefAPI)
+        .options(ray_actor_options=cpus, user_config={"policy": policy.to_wire()})
+        .bind(parsed.release, parsed.track, models, parsed.timeout_seconds)
+    )
+    return application

@@ -1,0 +1,99 @@
+"""``fragrance-serve``: the serving application on a local Ray, or a serving image's entrypoint.
+
+fragrance-serve --config deploy/serving/local.yaml --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SystemExit(f"{path}: {error}") from error
+    if not isinstance(config, dict):
+        raise SystemExit(f"{path}: expected a mapping of the app's args")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, required=True, help="the app's args (YAML)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--name", default="brief", help="Serve application name")
+    parser.add_argument("--route-prefix", default="/")
+    parser.add_argument("--num-cpus", type=float, default=None, help="CPUs for a local Ray")
+    parser.add_argument("--address", default=None, help="join a running Ray (e.g. auto)")
+    parser.add_argument("--dashboard-port", type=int, default=8265, help="Serve REST API port")
+    args = parser.parse_args(argv)
+
+    import ray
+    from ray import serve
+
+    from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
+    from fragrance_serving.app import AppArgs
+    from fragrance_serving.config import application, deploy_config
+
+    config = load_config(args.config)
+    try:
+        AppArgs.model_validate(config)
+    except ValueError as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return 2
+    ray.init(
+        address=args.address,
+        num_cpus=args.num_cpus,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=args.dashboard_port,
+    )
+    rest = ServeREST(f"http://127.0.0.1:{args.dashboard_port}")
+    app = application(args.name, args.route_prefix, config)
+    try:
+        _wait_for_rest(rest)
+        rest.deploy(deploy_config([app], args.host, args.port))
+        rest.wait_running([args.name])
+    except ServeError as error:
+        print(error, file=sys.stderr)
+        ray.shutdown()
+        return 1
+    url = f"http://{args.host}:{args.port}{args.route_prefix}"
+    print(f"serving on {url}; Serve REST API on :{args.dashboard_port} (Ctrl-C stops)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    serve.shutdown()  # type: ignore[no-untyped-call]
+    ray.shutdown()
+    return 0
+
+
+def _wait_for_rest(rest: Any, timeout: float = 120.0) -> None:
+    import httpx
+
+    from fragrance_operator.adapters.ray_serve import ServeError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            rest.applications()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise ServeError(f"the Serve REST API did not answer within {timeout:.0f}s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

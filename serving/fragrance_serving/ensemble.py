@@ -1,0 +1,218 @@
+"""One brief request through the guards (DESIGN §3), independent of Ray and HTTP.
+
+mode (caller's or the distribution's) -> cache -> the model's breaker (open: downshift
+creative -> balanced -> fast) -> model call with a timeout -> JSON hard guard (retries with
+backoff, then a marked fallback). Every step is counted in :class:`ServingMetrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fragrance_serving.brief import MODES, BriefRequest, BriefResponse, FeedbackRequest, Mode
+from fragrance_serving.guards.breaker import Breaker
+from fragrance_serving.guards.cache import BriefCache
+from fragrance_serving.guards.json_guard import guarded
+from fragrance_serving.metrics import ServingMetrics
+from fragrance_serving.routing import ModeRouter, downshift_path
+from fragrance_serving.settings import ServingSettings
+
+#: Creative answers are meant to differ each time: only these modes are cached.
+CACHED_MODES: tuple[Mode, ...] = ("fast", "balanced")
+
+
+class ModelClient(Protocol):
+    async def generate(self, prompt: str, attempt: int) -> str: ...
+
+    async def health(self) -> float:
+        """A real test generation; returns its latency in seconds or raises."""
+        ...
+
+
+class Unavailable(Exception):
+    """No model can answer: the API says 503."""
+
+
+class GuardFailed(Exception):
+    """Every attempt failed and fallback is disabled: the API says 502."""
+
+
+@dataclass(frozen=True)
+class Health:
+    model: str
+    healthy: bool
+    latency: float | None
+    detail: str = ""
+
+
+class Ensemble:
+    def __init__(
+        self,
+        models: Mapping[str, tuple[Mode, ModelClient]],
+        settings: ServingSettings,
+        metrics: ServingMetrics,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.clients = {name: client for name, (_, client) in models.items()}
+        self.mode_models: dict[Mode, str] = {mode: name for name, (mode, _) in models.items()}
+        self.settings, self.metrics, self.timeout, self.sleep = settings, metrics, timeout, sleep
+        self.router = ModeRouter(settings.weights)
+        self.cache = BriefCache(
+            settings.cache_size, settings.cache_ttl, clock, enabled=settings.cache_enabled
+        )
+        self.breakers = {name: Breaker(settings.breaker_for(name), clock) for name in models}
+        self.unloaded: set[str] = set()
+        self.feedback: deque[FeedbackRequest] = deque(maxlen=10_000)
+        for name in models:
+            metrics.breaker.labels(**metrics.base, model=name).set(0)
+
+    def reconfigure(self, settings: ServingSettings) -> None:
+        """Live: new thresholds from the next request; nothing restarts, nothing is dropped."""
+        self.settings = settings
+        self.router.set_weights(settings.weights)
+        self.cache.resize(settings.cache_size, settings.cache_ttl, settings.cache_enabled)
+        for name, breaker in self.breakers.items():
+            breaker.reconfigure(settings.breaker_for(name))
+
+    async def brief(self, request: BriefRequest) -> BriefResponse:
+        started = time.perf_counter()
+        requested = self.router.choose(request.mode)
+        status, answered = "500", requested
+        try:
+            response = await self._answer(request, requested)
+            status, answered = "200", response.mode
+            return response
+        except Unavailable:
+            status = "503"
+            raise
+        except GuardFailed:
+            status = "502"
+            raise
+        finally:
+            m = self.metrics
+            m.http.labels(**m.base, mode=answered, status=status).inc()
+            m.duration.labels(**m.base, mode=answered).observe(time.perf_counter() - started)
+            if status == "200":
+                self.router.served(answered)
+
+    async def _answer(self, request: BriefRequest, requested: Mode) -> BriefResponse:
+        m = self.metrics
+        if requested in CACHED_MODES:
+            cached: BriefResponse | None = self.cache.get(request.prompt, requested)
+            (m.cache_hits if cached else m.cache_misses).labels(**m.base, mode=requested).inc()
+            m.cache_hit_rate.labels(**m.base, mode=requested).set(
+                self.cache.hit_rate(requested) or 0.0
+            )
+            if cached is not None:
+                return cached.model_copy(update={"id": _new_id(), "cached": True})
+        path = downshift_path(requested) if self.settings.auto_downshift else [requested]
+        for mode in path:
+            name = self.mode_models.get(mode)
+            if name is None or name in self.unloaded or not self.breakers[name].allow():
+                continue
+            if mode != requested:
+                self.router.downshifted(requested, mode)
+                m.downshifts.labels(**m.base, from_mode=requested, to_mode=mode).inc()
+            response = await self._generate(request, requested, mode, name)
+            if mode in CACHED_MODES and not response.fallback:
+                self.cache.put(request.prompt, mode, response)
+            return response
+        raise Unavailable(f"no model can serve mode {requested}: breakers open or unloaded")
+
+    async def _generate(
+        self, request: BriefRequest, requested: Mode, mode: Mode, name: str
+    ) -> BriefResponse:
+        m, client, breaker = self.metrics, self.clients[name], self.breakers[name]
+
+        async def call(attempt: int) -> str:
+            m.requests.labels(**m.base, model=name, mode=mode).inc()
+            return await asyncio.wait_for(client.generate(request.prompt, attempt), self.timeout)
+
+        try:
+            outcome = await guarded(call, self.settings.guard, self.sleep)
+        except Exception as error:  # the model did not answer: timeout, 5xx, crash
+            breaker.record(False)
+            self._breaker_gauge(name)
+            raise Unavailable(f"model {name} failed: {type(error).__name__}") from error
+        breaker.record(True)
+        self._breaker_gauge(name)
+        if outcome.parse_failures:
+            m.parse_failures.labels(**m.base, model=name).inc(outcome.parse_failures)
+        m.retries.labels(**m.base).observe(outcome.retries)
+        if outcome.fixes:
+            m.schema_fixes.labels(**m.base).inc(outcome.fixes)
+        if outcome.brief is None:
+            m.briefs.labels(**m.base, result="invalid").inc()
+            raise GuardFailed(f"model {name}: no valid brief after {outcome.retries} retries")
+        if outcome.fallback:
+            m.fallbacks.labels(**m.base).inc()
+        m.briefs.labels(**m.base, result="fallback" if outcome.fallback else "ok").inc()
+        return BriefResponse(
+            id=_new_id(),
+            brief=outcome.brief,
+            mode=mode,
+            requested_mode=requested,
+            model=name,
+            cached=False,
+            retries=outcome.retries,
+            fallback=outcome.fallback,
+        )
+
+    def _breaker_gauge(self, name: str) -> None:
+        m = self.metrics
+        m.breaker.labels(**m.base, model=name).set(int(self.breakers[name].state))
+
+    def refresh_gauges(self) -> None:
+        """Gauges that move with time alone (a breaker going half-open, the distribution)."""
+        m = self.metrics
+        for name in self.breakers:
+            self._breaker_gauge(name)
+        for mode, share in self.router.measured().items():
+            m.distribution.labels(**m.base, mode=mode).set(share)
+        m.deviation.labels(**m.base).set(self.router.deviation())
+
+    async def health(self, name: str) -> Health:
+        client = self.clients[name]
+        m = self.metrics
+        if name in self.unloaded:
+            result = Health(name, False, None, "unloaded")
+        else:
+            try:
+                latency = await asyncio.wait_for(client.health(), self.timeout)
+                result = Health(name, True, latency)
+            except Exception as error:
+                result = Health(name, False, None, f"{type(error).__name__}: {error}"[:200])
+        m.health.labels(**m.base, model=name).set(1 if result.healthy else 0)
+        if result.latency is not None:
+            m.health_latency.labels(**m.base, model=name).set(result.latency)
+        return result
+
+    async def health_all(self) -> list[Health]:
+        return list(await asyncio.gather(*(self.health(name) for name in self.clients)))
+
+    def downshift_stats(self) -> dict[str, Any]:
+        return {
+            "autoDownshift": self.settings.auto_downshift,
+            "downshifts": [
+                {"from": source, "to": target, "count": count}
+                for (source, target), count in sorted(self.router.downshifts.items())
+            ],
+            "breakers": {
+                name: {"state": b.state.name.lower(), "failureRate": b.failure_rate}
+                for name, b in self.breakers.items()
+            },
+            "distribution": {"target": self.settings.weights, "measured": self.router.measured()},
+            "modes": list(MODES),
+        }
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex

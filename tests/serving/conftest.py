@@ -1,0 +1,147 @@
+"""A real local Ray Serve, deployed through its REST API, with the project's trained models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fragrance_operator.adapters.ray_serve import ServeREST
+from fragrance_serving.config import application, deploy_config
+from tests.helpers import wait_for
+from tests.prometheus_server import free_port
+
+ADMIN_TOKEN = "test-admin-token"
+#: Enough for mostly valid JSON from each size in about a minute and a half on 2 cores.
+TEST_STEPS = {"fast": 600, "balanced": 400, "creative": 200}
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three model sizes, trained briefly: real weights, real sampling, rough JSON."""
+    from fragrance_serving.models.train import train_all
+
+    out = tmp_path_factory.mktemp("models")
+    train_all(out, TEST_STEPS, corpus_size=1500)
+    return out
+
+
+@dataclass
+class Serving:
+    port: int
+    rest: ServeREST
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def put(self, name: str, app: dict[str, Any] | None) -> None:
+        """Add, replace (app) or remove (None) one application, then deploy the whole set."""
+        if app is None:
+            self.apps.pop(name, None)
+        else:
+            self.apps[name] = app
+        self.rest.deploy(deploy_config(list(self.apps.values()), "127.0.0.1", self.port))
+        if app is not None:
+            self.rest.wait_running([name])
+
+
+@pytest.fixture(scope="session")
+def ray_serve() -> Iterator[Serving]:
+    """Ray on this machine's CPUs, with the dashboard's Serve REST API."""
+    import ray
+    from ray import serve
+
+    os.environ["FRAGRANCE_ADMIN_TOKEN"] = ADMIN_TOKEN  # inherited by the replicas
+    dashboard = free_port()
+    ray.init(
+        num_cpus=2,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=dashboard,
+        log_to_driver=False,
+    )
+    url = f"http://127.0.0.1:{dashboard}"
+    rest = ServeREST(url)
+
+    def reachable() -> bool:
+        try:
+            rest.applications()
+        except httpx.HTTPError:
+            return False
+        return True
+
+    wait_for(reachable, "the Serve REST API", timeout=120)
+    yield Serving(free_port(), rest)
+    serve.shutdown()
+    rest.close()
+    ray.shutdown()
+
+
+def app_args(models_dir: Path, release: str, **overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "release": release,
+        "track": "stable",
+        "modelsDir": str(models_dir),
+        "models": [
+            {"name": "llama", "mode": "fast"},
+            {"name": "mistral", "mode": "balanced"},
+            {"name": "qwen", "mode": "creative"},
+        ],
+        "timeoutSeconds": 20,
+        "numCpus": 0.1,
+        "policy": {
+            "jsonGuard": {"maxRetries": 2, "backoffBase": 0.01, "jitter": 0.01},
+            "circuitBreaker": {"windowSize": 6, "minimumCalls": 3, "timeoutSeconds": 600},
+        },
+    }
+    args.update(overrides)
+    return args
+
+
+@dataclass
+class Deployed:
+    name: str
+    args: dict[str, Any]
+    client: httpx.Client
+
+
+Deploy = Callable[..., httpx.Client]
+
+
+@pytest.fixture
+def deployed(
+    ray_serve: Serving, trained_models: Path, request: pytest.FixtureRequest
+) -> Iterator[list[Deployed]]:
+    """The applications a test deployed (removed afterwards)."""
+    apps: list[Deployed] = []
+    yield apps
+    for app in apps:
+        app.client.close()
+        ray_serve.put(app.name, None)
+
+
+@pytest.fixture
+def deploy(
+    ray_serve: Serving,
+    trained_models: Path,
+    deployed: list[Deployed],
+    request: pytest.FixtureRequest,
+) -> Deploy:
+    """Deploy one application under a unique route; returns a client bound to it."""
+
+    def run(**overrides: Any) -> httpx.Client:
+        name = f"t{len(deployed)}-{request.node.name[5:30].replace('_', '-')}"
+        args = app_args(trained_models, name, **overrides)
+        ray_serve.put(name, application(name, f"/{name}", args))
+        client = httpx.Client(base_url=f"http://127.0.0.1:{ray_serve.port}/{name}", timeout=60)
+        deployed.append(Deployed(name, args, client))
+        return client
+
+    return run
+
+
+def admin(token: str = ADMIN_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,202 @@
+"""The guarded ensemble end to end on a real local Ray Serve with trained torch models."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from fragrance_serving.brief import Brief
+from fragrance_serving.config import application
+from tests.helpers import wait_for
+from tests.serving.conftest import Deploy, Deployed, Serving, admin
+
+
+def _metric(client: httpx.Client, name: str, **labels: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
+
+
+def _brief(client: httpx.Client, prompt: str, mode: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"prompt": prompt}
+    if mode:
+        body["mode"] = mode
+    answer = client.post("/v1/brief", json=body)
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def test_each_mode_answers_a_schema_valid_brief(deploy: Deploy) -> None:
+    client = deploy()
+    for index, mode in enumerate(("fast", "balanced", "creative")):
+        got = _brief(client, f"a bold woody scent for evening parties {index}", mode)
+        assert got["mode"] == mode
+        Brief.model_validate(got["brief"])
+        assert got["fallback"] == got["brief"]["error"]
+    assert _metric(client, "http_requests_total", mode="creative", status="200") == 1
+    assert _metric(client, "llm_requests_total", model="qwen") >= 1
+
+
+def test_unnamed_modes_follow_the_distribution(deploy: Deploy) -> None:
+    client = deploy(policy={"trafficDistribution": {"fast": 50, "balanced": 50, "creative": 0}})
+    modes = Counter(
+        _brief(client, f"soft floral fragrance {i}")["requestedMode"] for i in range(10)
+    )
+    assert modes == {"fast": 5, "balanced": 5}
+
+
+def test_bad_requests_get_422_naming_the_field(deploy: Deploy) -> None:
+    client = deploy()
+    for body, field in (
+        ({}, "prompt"),
+        ({"prompt": 42}, "prompt"),
+        ({"prompt": "x" * 5000}, "prompt"),
+        ({"prompt": "ok", "mode": "turbo"}, "mode"),
+        ({"prompt": "ok", "surprise": 1}, "surprise"),
+    ):
+        answer = client.post("/v1/brief", json=body)
+        assert answer.status_code == 422, body
+        assert field in {str(p) for d in answer.json()["detail"] for p in d["loc"]}
+
+
+def test_garbage_json_is_retried_then_falls_back(deploy: Deploy) -> None:
+    broken = {"name": "llama", "mode": "fast", "faults": {"garbageRate": 1.0}}
+    client = deploy(
+        models=[
+            broken,
+            {"name": "mistral", "mode": "balanced"},
+            {"name": "qwen", "mode": "creative"},
+        ]
+    )
+    got = _brief(client, "a calm fresh scent", "fast")
+    assert got["fallback"] is True
+    assert got["brief"]["error"] is True
+    assert got["retries"] == 2
+    assert _metric(client, "llm_json_parse_failures_total", model="llama") == 3
+    assert _metric(client, "llm_json_fallback_used_total") == 1
+    assert _metric(client, "llm_brief_total", result="fallback") == 1
+    again = _brief(client, "a calm fresh scent", "fast")
+    assert again["cached"] is False, "a fallback is never cached"
+
+
+def test_failing_model_opens_its_breaker_and_downshifts(deploy: Deploy) -> None:
+    failing = {"name": "qwen", "mode": "creative", "faults": {"errorRate": 1.0}}
+    client = deploy(
+        models=[{"name": "llama", "mode": "fast"}, {"name": "mistral", "mode": "balanced"}, failing]
+    )
+    statuses = [
+        client.post("/v1/brief", json={"prompt": f"spicy {i}", "mode": "creative"}).status_code
+        for i in range(3)
+    ]
+    assert statuses == [503, 503, 503], "minimumCalls 3 failures before the breaker opens"
+    assert _metric(client, "circuit_breaker_state", model="qwen") == 2
+    got = _brief(client, "a warm amber scent", "creative")
+    assert (got["requestedMode"], got["mode"], got["model"]) == ("creative", "balanced", "mistral")
+    assert (
+        _metric(client, "llm_mode_downshift_total", from_mode="creative", to_mode="balanced") == 1
+    )
+    stats = client.get("/admin/downshift", headers=admin()).json()
+    assert stats["breakers"]["qwen"]["state"] == "open"
+
+
+def test_model_health_broken_is_503_and_all_is_degraded(deploy: Deploy) -> None:
+    failing = {"name": "qwen", "mode": "creative", "faults": {"errorRate": 1.0}}
+    client = deploy(
+        models=[{"name": "llama", "mode": "fast"}, {"name": "mistral", "mode": "balanced"}, failing]
+    )
+    healthy = client.get("/health/llm", params={"model": "llama"})
+    assert healthy.status_code == 200
+    assert healthy.json()["latency"] > 0
+    assert client.get("/health/llm", params={"model": "qwen"}).status_code == 503
+    everything = client.get("/health/llm", params={"model": "all"})
+    assert everything.status_code == 200
+    assert everything.json()["status"] == "degraded"
+    assert _metric(client, "llm_health_status", model="qwen") == 0
+    assert _metric(client, "llm_health_status", model="llama") == 1
+    assert client.get("/health/llm", params={"model": "nope"}).status_code == 404
+
+
+def _cached_prompt(client: httpx.Client, stem: str) -> str:
+    """A prompt whose answer went into the cache (a fallback never does)."""
+    for i in range(20):
+        prompt = f"{stem} {i}"
+        if not _brief(client, prompt, "fast")["fallback"]:
+            return prompt
+    raise AssertionError("the fast model never produced a valid brief in 20 tries")
+
+
+def test_cache_hits_then_an_expired_entry_is_regenerated(deploy: Deploy) -> None:
+    client = deploy()
+    prompt = _cached_prompt(client, "A citrus scent for summer mornings")
+    again = _brief(client, "  " + prompt.upper().replace(" ", "  "), "fast")
+    assert again["cached"] is True, "same request after normalising case and spaces"
+    assert _brief(client, prompt, "balanced")["cached"] is False, "the mode is in the key"
+    ttl = client.put("/admin/cache/ttl", json={"ttlSeconds": 1}, headers=admin())
+    assert ttl.status_code == 200
+    marine = _cached_prompt(client, "a marine scent")
+    assert _brief(client, marine, "fast")["cached"] is True
+
+    def regenerated() -> bool:
+        return _brief(client, marine, "fast")["cached"] is False
+
+    wait_for(regenerated, "the entry to expire after its 1 s TTL", timeout=10)
+    stats = client.get("/admin/cache", headers=admin()).json()
+    assert stats["ttlSeconds"] == 1
+    assert stats["modes"]["fast"]["hits"] >= 2
+
+
+def test_admin_needs_the_bearer_token(deploy: Deploy) -> None:
+    client = deploy()
+    assert client.get("/admin/cache").status_code == 401
+    assert client.get("/admin/cache").headers["www-authenticate"] == "Bearer"
+    assert client.get("/admin/cache", headers=admin("wrong")).status_code == 403
+    forced = client.post("/admin/mode", json={"mode": "creative"}, headers=admin())
+    assert forced.json() == {"forcedMode": "creative"}
+    assert _brief(client, "any scent")["requestedMode"] == "creative"
+    assert client.post("/admin/mode", json={"mode": "warp"}, headers=admin()).status_code == 422
+    unloaded = client.post("/admin/models/mistral/unload", headers=admin())
+    assert unloaded.json() == {"model": "mistral", "loaded": False}
+    assert _brief(client, "a soft scent", "balanced")["mode"] == "fast"
+    assert client.post("/admin/models/ghost/unload", headers=admin()).status_code == 404
+
+
+def test_live_reconfigure_keeps_the_replica_and_loses_no_request(
+    deploy: Deploy, deployed: list[Deployed], ray_serve: Serving
+) -> None:
+    client = deploy()
+    app = deployed[-1]
+    replica = client.get("/health").json()["replica"]
+    failures: list[int] = []
+    done = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=str(client.base_url), timeout=60) as own:
+            i = 0
+            while not done.is_set():
+                status = own.post("/v1/brief", json={"prompt": f"woody {i % 5}"}).status_code
+                if status != 200:
+                    failures.append(status)
+                i += 1
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        creative = {"trafficDistribution": {"fast": 0, "balanced": 0, "creative": 100}}
+        ray_serve.put(app.name, application(app.name, f"/{app.name}", app.args, policy=creative))
+        wait_for(
+            lambda: _brief(client, "which mode now?")["requestedMode"] == "creative",
+            "the new distribution to apply",
+            timeout=60,
+        )
+    finally:
+        done.set()
+        worker.join()
+    assert client.get("/health").json()["replica"] == replica, "no replica restart"
+    assert failures == []
