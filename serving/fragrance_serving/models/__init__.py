@@ -1,0 +1,1 @@
+"""The project's own small language models: corpus, training, sampling."""
