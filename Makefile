@@ -72,9 +72,11 @@ test: lint tools  ## lint, then every test (unit and against the local control p
 	  echo "pytest collected no tests: test discovery is broken"; exit 1; \
 	fi; exit $$rc
 
-bench: tools  ## benchmarks: control-plane start and memory, gate evaluation latency
+bench: tools models  ## benchmarks: control plane, gate latency, guard overhead, serving on Ray
 	$(PY) bench/control_plane.py
 	$(PY) bench/gate.py
+	$(PY) bench/guard_overhead.py
+	$(PY) -W ignore bench/serving.py
 
 clean: cluster-down
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

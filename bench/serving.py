@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,6 +70,20 @@ async def _load(
     return timings, per_mode, errors
 
 
+def _cached(url: str, count: int) -> list[dict[str, Any]]:
+    """Prompts whose answers sit in the cache (a fallback is never cached: skip those)."""
+    bodies: list[dict[str, Any]] = []
+    with httpx.Client(timeout=60) as client:
+        for i in range(count * 5):
+            body = {"prompt": f"a bold woody scent {i}", "mode": "fast"}
+            client.post(url, json=body)
+            if client.post(url, json=body).json().get("cached"):
+                bodies.append(body)
+            if len(bodies) == count:
+                break
+    return bodies
+
+
 def _summary(timings: list[float], seconds: float) -> str:
     if len(timings) < 2:
         return "no data"
@@ -106,22 +121,15 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     base = f"http://127.0.0.1:{port}"
-    config = {
-        "release": "bench",
-        "modelsDir": str(models),
-        "models": [
-            {"name": "llama", "mode": "fast"},
-            {"name": "mistral", "mode": "balanced"},
-            {"name": "qwen", "mode": "creative"},
-        ],
-    }
+    # The local config's guard (backoff 0.05 s): the seeds' 1 s backoff is for remote LLM APIs.
+    config = yaml.safe_load((ROOT / "deploy/serving/local.yaml").read_text())
+    config.update(release="bench", modelsDir=str(models))
     serve.run(app(config), name="brief", route_prefix="/app")
     serve.run(Bare.bind(), name="bare", route_prefix="/bare")
     print(f"machine: {machine()}")
     try:
-        hit = [{"prompt": f"a bold woody scent {i}", "mode": "fast"} for i in range(20)]
-        asyncio.run(_load(f"{base}/app/v1/brief", hit, 3, 2))  # fill the cache, warm up
-        asyncio.run(_load(f"{base}/bare", hit, 3, 2))
+        hit = _cached(f"{base}/app/v1/brief", 20)
+        asyncio.run(_load(f"{base}/bare", hit, 3, 2))  # warm up
         bare, _, _ = asyncio.run(_load(f"{base}/bare", hit, args.seconds, args.concurrency))
         full, _, errors = asyncio.run(
             _load(f"{base}/app/v1/brief", hit, args.seconds, args.concurrency)
@@ -131,11 +139,11 @@ def main() -> None:
         print(f"ensemble, cache hits:      {_summary(full, args.seconds)} ({errors} errors)")
         print(f"ensemble / bare throughput: {ratio:.0%} (goal >= 80%)")
 
+        modes = ("fast", "balanced", "creative")
         unique = [
-            {"prompt": f"a {w} scent for the office, variant {i}", "mode": m}
-            for i in range(10_000)
-            for w, m in (("calm fresh", "fast"), ("elegant floral", "balanced"))
-        ] + [{"prompt": f"a bold spicy scent {i}", "mode": "creative"} for i in range(2000)]
+            {"prompt": f"a calm floral scent, variant {i}", "mode": modes[i % 3]}
+            for i in range(30_000)
+        ]
         _, per_mode, errors = asyncio.run(
             _load(f"{base}/app/v1/brief", unique, args.seconds, max(args.concurrency // 2, 1))
         )

@@ -118,9 +118,11 @@ class BriefAPI:
             self.ensemble.cache.cleanup()
 
     @api.post("/v1/brief", response_model=BriefResponse)
-    async def brief(self, request: BriefRequest) -> BriefResponse:
+    async def brief(self, request: BriefRequest) -> Response:
         try:
-            return await self.ensemble.brief(request)
+            answer = await self.ensemble.brief(request)
+            # Already validated: serialise once, skipping FastAPI's second validation.
+            return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
         except Unavailable as error:
             raise HTTPException(503, str(error)) from error
         except GuardFailed as error:

@@ -57,8 +57,12 @@ class TorchBackend:
     """A character-level model from ``make models``, sampled on CPU (or CUDA when present)."""
 
     def __init__(self, path: Path, temperature: float | None = None, seed: int | None = None):
+        import torch
+
         from fragrance_serving.models import charlm
 
+        # One sampler per replica, several replicas per node: threads would only contend.
+        torch.set_num_threads(1)
         self._charlm = charlm
         self.model = charlm.load(path)
         self.temperature = temperature

@@ -1,0 +1,75 @@
+"""The serving's config: shipped examples valid, live settings kept out of the args."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from fragrance_operator.api.policy import TuningPolicySpec
+from fragrance_serving.app import AppArgs
+from fragrance_serving.backends import Faults
+from fragrance_serving.brief import Brief
+from fragrance_serving.config import application
+from fragrance_serving.gpu import Memory, headroom
+from fragrance_serving.models import corpus
+from tests.helpers import ROOT
+
+SERVING = ROOT / "deploy" / "serving"
+
+
+def test_local_config_is_valid() -> None:
+    config = yaml.safe_load((SERVING / "local.yaml").read_text())
+    AppArgs.model_validate(config)
+    TuningPolicySpec.model_validate(config["policy"])
+
+
+def test_rayservice_example_carries_valid_args_and_policy() -> None:
+    service = yaml.safe_load((SERVING / "rayservice.yaml").read_text())
+    serve_config = yaml.safe_load(service["spec"]["serveConfigV2"])
+    (app,) = serve_config["applications"]
+    assert app["import_path"] == "fragrance_serving.app:app"
+    AppArgs.model_validate(app["args"])
+    (ingress,) = [d for d in app["deployments"] if d["name"] == "BriefAPI"]
+    TuningPolicySpec.model_validate(ingress["user_config"]["policy"])
+
+
+def test_live_settings_stay_out_of_the_args() -> None:
+    args = {
+        "release": "r",
+        "models": [{"name": "qwen", "mode": "creative", "faults": {"errorRate": 1.0}}],
+        "policy": {"cache": {"ttlSeconds": 5}},
+    }
+    first = application("r", "/r", args)
+    second = application("r", "/r", args, policy={"cache": {"ttlSeconds": 9}}, faults={})
+    assert first["args"] == second["args"], "a policy change must not change the code version"
+    assert "policy" not in first["args"]
+    assert "faults" not in first["args"]["models"][0]
+    deployments = {d["name"]: d["user_config"] for d in first["deployments"]}
+    assert deployments == {
+        "BriefAPI": {"policy": {"cache": {"ttlSeconds": 5}}},
+        "model-qwen": {"faults": {"errorRate": 1.0}},
+    }
+
+
+def test_bad_app_args_name_the_field() -> None:
+    with pytest.raises(ValueError, match="models"):
+        AppArgs.model_validate({"models": []})
+    with pytest.raises(ValueError, match="mode"):
+        AppArgs.model_validate({"models": [{"name": "a", "mode": "turbo"}]})
+    with pytest.raises(ValueError, match=r"faults\.errorRate"):
+        Faults.parse({"errorRate": 2})
+
+
+def test_corpus_lines_are_valid_briefs() -> None:
+    for line in corpus.lines(200, seed=3):
+        prompt, answer = line.split("\t")
+        assert prompt
+        Brief.model_validate(json.loads(answer))
+
+
+def test_headroom_is_the_lowest_free_fraction_and_absent_without_gpus() -> None:
+    readings = [Memory(0, 60, 100), Memory(1, 90, 100)]
+    assert headroom(readings) == pytest.approx(0.1)
+    assert headroom([]) is None
