@@ -21,8 +21,14 @@ ACCORDS: dict[str, tuple[str, list[str]]] = {
     "spicy": ("spicy", ["pink pepper", "cardamom", "saffron", "cinnamon"]),
 }
 MOODS = {"bright": 45, "calm": 35, "bold": 85, "soft": 30, "elegant": 60, "playful": 50}
-OCCASIONS = {"summer mornings": "short", "the office": "medium", "a first date": "medium",
-             "evening parties": "long", "winter nights": "long", "a beach day": "short"}  # fmt: skip
+OCCASIONS = {
+    "summer mornings": "short",
+    "the office": "medium",
+    "a first date": "medium",
+    "evening parties": "long",
+    "winter nights": "long",
+    "a beach day": "short",
+}
 TEMPLATES = (
     "a {mood} {accord} scent for {occasion}",
     "something {mood} and {accord} to wear for {occasion}",
@@ -52,4 +58,5 @@ def pair(rng: random.Random) -> tuple[str, dict[str, object]]:
 
 def lines(count: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
-    return [f"{p}\t{json.dumps(b, separators=(',', ':'))}" for p, b in (pair(rng) for _ in range(count))]
+    pairs = (pair(rng) for _ in range(count))
+    return [f"{p}\t{json.dumps(b, separators=(',', ':'))}" for p, b in pairs]

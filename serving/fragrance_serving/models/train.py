@@ -28,9 +28,11 @@ def train_all(
         started = time.perf_counter()
         total = steps if isinstance(steps, int) else steps[size.name]
 
-        def progress(step: int, loss: float, name: str = size.name, t0: float = started) -> None:
+        def progress(
+            step: int, loss: float, name: str = size.name, t0: float = started, of: int = total
+        ) -> None:
             elapsed = time.perf_counter() - t0
-            print(f"  {name}: step {step}/{total} loss {loss:.3f} ({elapsed:.0f}s)", flush=True)
+            print(f"  {name}: step {step}/{of} loss {loss:.3f} ({elapsed:.0f}s)", flush=True)
 
         print(f"training {size.name} (hidden {size.hidden}, {size.layers} layer(s))", flush=True)
         model = charlm.train(size, lines, total, seed, progress)

@@ -1,0 +1,1 @@
+"""The PPO learner: schedule, reward normalisation, checkpoints, rollback, the task."""
