@@ -32,6 +32,12 @@ class Profile:
     healthy: bool = True
     loss: float = 0.5
     vram_used_fraction: float = 0.5
+    # The learner and the measured mode mix (absent until set, like a serving without PPO).
+    ppo_step: int | None = None
+    entropy_coef: float = 0.02
+    reward: float = 3.0
+    rollbacks: int = 0
+    distribution: dict[str, float] | None = None
 
 
 class ServingExporter:
@@ -52,6 +58,11 @@ class ServingExporter:
         self.loss = Gauge("ppo_loss", "", labels, registry=r)
         self.vram_used = Gauge("gpu_memory_used_bytes", "", [*labels, "gpu"], registry=r)
         self.vram_total = Gauge("gpu_memory_total_bytes", "", [*labels, "gpu"], registry=r)
+        self.ppo_step = Gauge("ppo_training_step", "", labels, registry=r)
+        self.entropy = Gauge("ppo_entropy_coef", "", labels, registry=r)
+        self.reward = Gauge("ppo_reward", "", labels, registry=r)
+        self.rollbacks = Gauge("checkpoint_rollbacks_total", "", labels, registry=r)
+        self.share = Gauge("llm_mode_distribution_percent", "", [*labels, "mode"], registry=r)
         self.profiles: dict[tuple[str, str], Profile] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -88,6 +99,13 @@ class ServingExporter:
         self.loss.labels(release, track).set(p.loss)
         self.vram_total.labels(release, track, "0").set(80e9)
         self.vram_used.labels(release, track, "0").set(80e9 * p.vram_used_fraction)
+        if p.ppo_step is not None:
+            self.ppo_step.labels(release, track).set(p.ppo_step)
+            self.entropy.labels(release, track).set(p.entropy_coef)
+            self.reward.labels(release, track).set(p.reward)
+            self.rollbacks.labels(release, track).set(p.rollbacks)
+        for mode, percent in (p.distribution or {}).items():
+            self.share.labels(release, track, mode).set(percent)
         for mode, share in MODES.items():
             count = _poisson_like(rnd, p.rps * share * tick)
             for _ in range(count):

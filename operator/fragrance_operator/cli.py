@@ -175,6 +175,48 @@ def gate(target: str, prometheus: str, track: str, output: Path | None) -> None:
     sys.exit(EXIT_CODES[result.verdict.decision])
 
 
+@main.command("tuning-check")
+@click.option("--policy", "target", required=True, help="NAMESPACE/NAME of the TuningPolicy.")
+@_prometheus_option
+def tuning_check(target: str, prometheus: str) -> None:
+    """The seeds' 48-hour tuning verdict now. Exit 0 complete, 1 not yet."""
+    from .adapters.kubernetes import Kube
+    from .adapters.prometheus import Prometheus
+    from .api.crd import API_VERSION
+    from .api.policy import TuningPolicySpec
+    from .handlers.tuning import measure
+    from .tuning.verdict import judge
+
+    namespace, _, name = target.rpartition("/")
+    namespace = namespace or "default"
+    kube = Kube()
+    found = kube.get(API_VERSION, "TuningPolicy", namespace, name)
+    if found is None:
+        raise click.ClickException(f"TuningPolicy {namespace}/{name} not found")
+    spec = TuningPolicySpec.model_validate(found.get("spec") or {})
+    releases = [
+        r["metadata"]["name"]
+        for r in kube.list(API_VERSION, "FragranceRelease", namespace)
+        if ((r.get("spec") or {}).get("tuningPolicyRef") or {}).get("name", "default") == name
+    ]
+    client = Prometheus(prometheus)
+    try:
+        distribution, training = measure(client, releases)
+    finally:
+        client.close()
+    verdict = judge(spec, distribution, training)
+    click.echo(f"TuningPolicy {namespace}/{name} over releases: {', '.join(releases) or 'none'}")
+    click.echo(f"  distribution: {distribution}")
+    click.echo(
+        f"  training: step {training.step}, entropy {training.entropy_coef}, "
+        f"reward {training.reward_mean}, rollbacks {training.rollbacks}"
+    )
+    for reason in verdict.reasons:
+        click.echo(f"  {'ok' if verdict.complete else 'not yet'}: {reason}")
+    click.echo("TUNING COMPLETE" if verdict.complete else "TUNING NOT COMPLETE")
+    sys.exit(0 if verdict.complete else 1)
+
+
 @main.command()
 @_release_option
 @_prometheus_option

@@ -23,10 +23,12 @@ from fragrance_operator import metrics
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_operator.api.crd import GROUP, VERSION
-from fragrance_operator.handlers import admission, release
+from fragrance_operator.handlers import admission, release, tuning
 from fragrance_operator.leadership import LeaderElector
 
 TICK = float(os.environ.get("FRAGRANCE_TICK", "2"))
+# Policies change rarely and their status comes from Prometheus: a slower beat is enough.
+POLICY_TICK = float(os.environ.get("FRAGRANCE_POLICY_TICK", str(max(5 * TICK, 1.0))))
 MANAGER = "fragrance-operator"
 EXECUTOR_THREADS = 32
 _context: dict[str, release.Context] = {}
@@ -146,6 +148,15 @@ async def release_tick(body: kopf.Body, **kwargs: Any) -> None:
     except Exception:
         metrics.RECONCILE_ERRORS.labels(body.metadata.namespace, body.metadata.name).inc()
         raise
+
+
+@kopf.timer(GROUP, VERSION, "tuningpolicies", interval=POLICY_TICK, initial_delay=0.0,
+            backoff=POLICY_TICK)  # fmt: skip
+async def policy_tick(body: kopf.Body, **_: Any) -> None:
+    if not _leadership["elector"].is_leader:
+        return
+    context = _context["release"]
+    await tuning.reconcile(context.kube, context.prometheus, body)
 
 
 # Advisory: the operator's own scale-up block is the guard, so a webhook that is down must

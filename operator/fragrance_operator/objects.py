@@ -46,6 +46,29 @@ def owner_reference(release: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+POLICY_DIR = "/etc/fragrance/policy"
+
+
+def tuning_config_map_name(release: str) -> str:
+    return f"{release}-tuning"
+
+
+def tuning_config_map(release: dict[str, Any], policy_json: str) -> dict[str, Any]:
+    """The TuningPolicy's spec for one release's serving pods, owned by the release."""
+    name = release["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": tuning_config_map_name(name),
+            "namespace": release["metadata"]["namespace"],
+            "labels": {"app.kubernetes.io/managed-by": "fragrance-operator", "release": name},
+            "ownerReferences": [owner_reference(release)],
+        },
+        "data": {"policy.json": policy_json},
+    }
+
+
 def deployment(
     release: dict[str, Any],
     spec: FragranceReleaseSpec,
@@ -64,6 +87,7 @@ def deployment(
         {"name": "FRAGRANCE_TRACK", "value": track},
         {"name": "FRAGRANCE_VERSION", "value": version},
         {"name": "FRAGRANCE_MODELS", "value": ",".join(m.name for m in spec.models)},
+        {"name": "FRAGRANCE_POLICY_FILE", "value": f"{POLICY_DIR}/policy.json"},
     ]
     return {
         "apiVersion": "apps/v1",
@@ -98,8 +122,21 @@ def deployment(
                                 "httpGet": {"path": "/health", "port": "http"},
                                 "periodSeconds": 5,
                             },
+                            "volumeMounts": [
+                                {"name": "policy", "mountPath": POLICY_DIR, "readOnly": True}
+                            ],
                         }
-                    ]
+                    ],
+                    # The TuningPolicy, live: kubelet refreshes the file, the app reloads it.
+                    "volumes": [
+                        {
+                            "name": "policy",
+                            "configMap": {
+                                "name": tuning_config_map_name(name),
+                                "optional": True,
+                            },
+                        }
+                    ],
                 },
             },
         },

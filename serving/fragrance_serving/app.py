@@ -19,10 +19,11 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from fragrance_serving import backends
+from fragrance_serving import backends, policy_file
 from fragrance_serving.admin import Admin, AdminError, CacheTTL, ForcedMode
 from fragrance_serving.brief import BriefRequest, BriefResponse, FeedbackRequest, Mode
 from fragrance_serving.ensemble import Ensemble, GuardFailed, Unavailable
+from fragrance_serving.learning.worker import PPOWorker
 from fragrance_serving.metrics import ServingMetrics
 from fragrance_serving.settings import from_policy, parse_policy
 
@@ -46,6 +47,16 @@ class ModelEntry(BaseModel):
     faults: dict[str, float] = Field(default_factory=dict)
 
 
+class LearnerArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    enabled: bool = True
+    checkpoint_dir: str = Field(default="checkpoints", alias="checkpointDir")
+    pause_seconds: float = Field(default=1.0, ge=0, le=3600, alias="pauseSeconds")
+    seed: int = 0
+    num_gpus: float = Field(default=0, ge=0, le=8, alias="numGpus")
+
+
 class AppArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -56,6 +67,7 @@ class AppArgs(BaseModel):
     policy: dict[str, Any] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=30.0, gt=0, le=600, alias="timeoutSeconds")
     num_cpus: float = Field(default=0.1, gt=0, le=64, alias="numCpus")
+    learner: LearnerArgs | None = None
 
 
 def _replica_name() -> str:
@@ -97,8 +109,9 @@ class ModelServer:
 class BriefAPI:
     def __init__(
         self, release: str, track: str, models: dict[str, tuple[Mode, DeploymentHandle[Any]]],
-        timeout: float,
+        timeout: float, learner: DeploymentHandle[Any] | None = None,
     ) -> None:  # fmt: skip
+        self.learner = learner
         self.release, self.replica = release, _replica_name()
         self.serving_metrics = ServingMetrics(release, track)
         clients = {name: (mode, _HandleClient(h)) for name, (mode, h) in models.items()}
@@ -108,6 +121,7 @@ class BriefAPI:
         self.admin = Admin(self.ensemble)
         self._stop = threading.Event()
         threading.Thread(target=self._sweep, daemon=True, name="cache-cleanup").start()
+        policy_file.follow(self.reconfigure)  # in a pod: the operator's ConfigMap
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """The TuningPolicy's serving settings, live (Ray Serve user_config)."""
@@ -131,6 +145,8 @@ class BriefAPI:
     @api.post("/v1/feedback", status_code=202)
     async def feedback(self, request: FeedbackRequest) -> dict[str, str]:
         self.ensemble.feedback.append(request)
+        if self.learner is not None:
+            await self.learner.feedback.remote(request.rating)
         return {"status": "accepted"}
 
     @api.get("/health")
@@ -153,7 +169,10 @@ class BriefAPI:
     @api.get("/metrics", response_class=PlainTextResponse)
     async def metrics(self) -> Response:
         self.ensemble.refresh_gauges()
-        return Response(self.serving_metrics.render(), media_type="text/plain; version=0.0.4")
+        text = self.serving_metrics.render()
+        if self.learner is not None:
+            text += await self.learner.metrics_text.remote()
+        return Response(text, media_type="text/plain; version=0.0.4")
 
     def _authorised(self, authorization: str | None) -> None:
         try:
@@ -209,7 +228,18 @@ class BriefAPI:
         self, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
         self._authorised(authorization)
-        raise HTTPException(503, "no PPO worker runs in this application")
+        if self.learner is None:
+            raise HTTPException(503, "no PPO worker runs in this application")
+        return dict(await self.learner.rollback.remote())
+
+    @api.get("/admin/ppo")
+    async def ppo_progress(
+        self, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        self._authorised(authorization)
+        if self.learner is None:
+            raise HTTPException(503, "no PPO worker runs in this application")
+        return dict(await self.learner.progress.remote())
 
     def _admin_call(self, fn: Any, *args: Any) -> dict[str, Any]:
         try:
@@ -237,9 +267,23 @@ def app(args: dict[str, Any]) -> Application:
         )
         for m in parsed.models
     }
+    learner = None
+    if parsed.learner is not None and parsed.learner.enabled:
+        options = {**cpus, "num_gpus": parsed.learner.num_gpus}
+        learner = (
+            cast(Any, PPOWorker)
+            .options(ray_actor_options=options, user_config={"policy": policy.to_wire()})
+            .bind(
+                parsed.release,
+                parsed.track,
+                parsed.learner.checkpoint_dir,
+                parsed.learner.pause_seconds,
+                parsed.learner.seed,
+            )
+        )
     application: Application = (
         cast(Any, BriefAPI)
         .options(ray_actor_options=cpus, user_config={"policy": policy.to_wire()})
-        .bind(parsed.release, parsed.track, models, parsed.timeout_seconds)
+        .bind(parsed.release, parsed.track, models, parsed.timeout_seconds, learner)
     )
     return application

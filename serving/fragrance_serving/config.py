@@ -11,6 +11,7 @@ from typing import Any
 
 IMPORT_PATH = "fragrance_serving.app:app"
 INGRESS = "BriefAPI"
+LEARNER = "PPOWorker"
 
 
 def model_deployment(name: str) -> str:
@@ -31,7 +32,10 @@ def application(
     ]
     initial_faults = {m["name"]: m.get("faults", {}) for m in args.get("models", [])}
     initial_faults.update(faults or {})
-    deployments = [{"name": INGRESS, "user_config": {"policy": policy or args.get("policy", {})}}]
+    live = {"policy": policy or args.get("policy", {})}
+    deployments = [{"name": INGRESS, "user_config": live}]
+    if (args.get("learner") or {}).get("enabled", True) and args.get("learner") is not None:
+        deployments.append({"name": LEARNER, "user_config": live})
     deployments += [
         {"name": model_deployment(model), "user_config": {"faults": values}}
         for model, values in sorted(initial_faults.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -200,3 +201,33 @@ def test_live_reconfigure_keeps_the_replica_and_loses_no_request(
         worker.join()
     assert client.get("/health").json()["replica"] == replica, "no replica restart"
     assert failures == []
+
+
+def test_the_ppo_worker_learns_checkpoints_and_rolls_back_on_demand(
+    deploy: Deploy, tmp_path: Path
+) -> None:
+    policy = {
+        "ppo": {"learningRate": 0.003, "entropyCoef": {"decaySteps": 2000}},
+        "checkpoint": {"saveEvery": 32, "keep": 3},
+    }
+    learner = {"checkpointDir": str(tmp_path), "pauseSeconds": 0.05}
+    client = deploy(policy=policy, learner=learner)
+    assert client.get("/admin/ppo").status_code == 401
+
+    def checkpointed() -> bool:
+        progress = client.get("/admin/ppo", headers=admin()).json()
+        return (progress["lastCheckpointStep"] or 0) >= 64
+
+    wait_for(checkpointed, "two checkpoints from the worker", timeout=120)
+    assert _metric(client, "ppo_training_step") >= 64
+    assert _metric(client, "checkpoint_saves_total") >= 2
+    assert 0 < _metric(client, "ppo_entropy_coef") < 0.02
+    assert len(list(tmp_path.glob("ckpt-*.pt"))) <= 3
+    rolled = client.post("/admin/ppo/rollback", headers=admin()).json()
+    assert rolled["rolledBack"] is True
+    assert rolled["rollbacks"] >= 1
+    assert _metric(client, "checkpoint_rollbacks_total") >= 1
+    answer = client.post("/v1/feedback", json={"briefId": "abc", "rating": 4.5})
+    assert answer.status_code == 202
+    assert _metric(client, "ppo_feedback_total") == 1
+    assert client.post("/v1/feedback", json={"briefId": "abc", "rating": 9}).status_code == 422

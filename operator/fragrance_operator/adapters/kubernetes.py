@@ -79,15 +79,23 @@ class Kube:
         self, namespace: str, name: str, status: dict[str, Any], resource_version: str
     ) -> bool:
         """Write status only if the object is still at ``resource_version`` (False on 409)."""
-        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        return self.patch_status("fragrancereleases", namespace, name, status, resource_version)
+
+    def patch_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        resource_version: str | None = None,
+    ) -> bool:
+        """Merge-patch a custom resource's status; guarded by resourceVersion when given."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
-                "fragrance.ai",
-                API_VERSION.split("/")[1],
-                namespace,
-                "fragrancereleases",
-                name,
-                body,
+                "fragrance.ai", API_VERSION.split("/")[1], namespace, plural, name, body
             )
         except ApiException as error:
             if error.status == 409:

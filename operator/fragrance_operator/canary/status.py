@@ -85,7 +85,7 @@ def rollout_from_status(status: FragranceReleaseStatus | None) -> Rollout:
     )
 
 
-def _condition(
+def condition(
     kind: str, true: bool, reason: str, message: str, generation: int, now: float,
     previous: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:  # fmt: skip
@@ -130,7 +130,7 @@ def conditions(
         reconciling = (True, "Progressing", message)
         stalled = (False, "Progressing", "")
     return [
-        _condition(kind, *values, generation, now, old)
+        condition(kind, *values, generation, now, old)
         for kind, values in (("Ready", ready), ("Reconciling", reconciling), ("Stalled", stalled))
     ]
 
@@ -143,7 +143,7 @@ def scale_up_condition(
         values = (False, "NoScaleUpPending", "no GPU scale-up is waiting")
     else:
         values = (capacity.blocked, capacity.reason, capacity.message)
-    return _condition("ScaleUpBlocked", *values, generation, now, old)
+    return condition("ScaleUpBlocked", *values, generation, now, old)
 
 
 def status_body(

@@ -30,7 +30,8 @@ class RollbackDetector:
             return None
         if not math.isfinite(loss):
             return f"loss is not finite ({loss})"
-        recent = sum(self.losses) / len(self.losses) if len(self.losses) >= 5 else None
+        full = len(self.losses) == self.losses.maxlen
+        recent = sum(self.losses) / len(self.losses) if full else None
         self.losses.append(loss)
         if recent is not None and abs(loss) > self.rules.loss_spike_factor * max(abs(recent), 1e-6):
             return f"loss spike: {loss:.4g} > {self.rules.loss_spike_factor} x recent {recent:.4g}"

@@ -1,0 +1,108 @@
+"""One reconcile of a TuningPolicy: push its settings to the releases that use it, read the
+learner's progress from Prometheus, write status and the TuningComplete verdict.
+
+The settings reach each release's serving pods as the ConfigMap ``<release>-tuning``
+(``policy.json``), mounted into the worker Deployment; the serving application watches the
+file and applies it through the same ``reconfigure`` as a Ray Serve ``user_config``: live,
+no restart. Status writes are skipped when nothing changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from fragrance_operator import objects
+from fragrance_operator.adapters.kubernetes import Kube
+from fragrance_operator.adapters.prometheus import Prometheus
+from fragrance_operator.api.crd import API_VERSION
+from fragrance_operator.api.policy import TuningPolicySpec
+from fragrance_operator.tuning import verdict as tuning
+from fragrance_operator.tuning.status import status_body
+
+
+async def reconcile(kube: Kube, prometheus: Prometheus, body: kopf.Body) -> tuning.TuningVerdict:
+    raw: dict[str, Any] = {key: body[key] for key in body}
+    meta = raw["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    try:
+        spec = TuningPolicySpec.model_validate(raw.get("spec") or {})
+    except ValidationError as error:
+        kopf.warn(body, reason="InvalidSpec", message=str(error)[:1000])
+        raise kopf.PermanentError(str(error)[:200]) from error
+    releases = await asyncio.to_thread(kube.list, API_VERSION, "FragranceRelease", namespace)
+    users = [
+        r for r in releases
+        if ((r.get("spec") or {}).get("tuningPolicyRef") or {}).get("name", "default") == name
+    ]  # fmt: skip
+    names = sorted(r["metadata"]["name"] for r in users)
+    document = json.dumps(spec.to_wire(), sort_keys=True)
+    for release in users:
+        await asyncio.to_thread(kube.apply, objects.tuning_config_map(release, document))
+    distribution, training = await asyncio.to_thread(measure, prometheus, names)
+    result = tuning.judge(spec, distribution, training)
+    previous = raw.get("status") or {}
+    status = status_body(
+        generation=meta.get("generation", 0),
+        now=time.time(),
+        previous_conditions=list(previous.get("conditions") or []),
+        applied_to=names,
+        distribution=distribution,
+        training=training,
+        verdict=result,
+    )
+    if _differs(previous, status):
+        await asyncio.to_thread(kube.patch_status, "tuningpolicies", namespace, name, status)
+        before: dict[str, Any] = next(
+            (c for c in previous.get("conditions") or [] if c.get("type") == "TuningComplete"), {}
+        )
+        if result.complete and before.get("status") != "True":
+            kopf.info(body, reason="TuningComplete", message=result.message)
+    return result
+
+
+def measure(
+    prometheus: Prometheus, releases: list[str]
+) -> tuple[dict[str, float] | None, tuning.Training]:
+    if not releases:
+        return None, tuning.Training()
+    queries = tuning.queries(releases)
+    keys = list(queries)
+    answers = dict(zip(keys, prometheus.query_all([queries[k] for k in keys]), strict=True))
+
+    def scalar(key: str) -> float | None:
+        samples = answers[key].samples or []
+        return float(samples[0][1]) if samples else None
+
+    modes = {
+        labels.get("mode", ""): round(float(value), 2)
+        for labels, value in answers["distribution"].samples or []
+    }
+    distribution = {m: modes.get(m, 0.0) for m in tuning.MODES} if modes else None
+    step, rollbacks = scalar("step"), scalar("rollbacks")
+    training = tuning.Training(
+        step=int(step) if step is not None else None,
+        entropy_coef=scalar("entropy"),
+        reward_mean=scalar("reward"),
+        loss=scalar("loss"),
+        rollbacks=int(rollbacks) if rollbacks is not None else None,
+    )
+    return distribution, training
+
+
+def _differs(previous: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Changed beyond timestamps: a steady policy costs no writes."""
+
+    def strip(status: dict[str, Any]) -> str:
+        conditions = [
+            {k: v for k, v in c.items() if k != "lastTransitionTime"}
+            for c in status.get("conditions") or []
+        ]
+        return json.dumps({**status, "conditions": conditions}, sort_keys=True, default=str)
+
+    return strip(previous) != strip(new)

@@ -1,0 +1,1 @@
+"""TuningPolicy: pure logic for its status and the seeds' 48-hour completion criteria."""

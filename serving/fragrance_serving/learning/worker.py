@@ -1,0 +1,116 @@
+"""The PPO worker as a Ray Serve deployment beside the ensemble.
+
+It trains in a background thread with a duty cycle (``pauseSeconds`` between iterations,
+so the learner never starves the serving replicas of CPU), takes the TuningPolicy through
+``reconfigure``, records feedback ratings, rolls back on demand and exports its metrics.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from ray import serve
+
+from fragrance_serving import policy_file
+from fragrance_serving.learning.ppo import Learner, LearnerSettings, Progress
+from fragrance_serving.learning.settings import from_policy
+from fragrance_serving.settings import parse_policy
+
+
+class LearnerMetrics:
+    def __init__(self, release: str, track: str) -> None:
+        self.registry = r = CollectorRegistry()
+        self.base = {"release": release, "track": track}
+        names = list(self.base)
+        self.entropy = Gauge("ppo_entropy_coef", "Entropy coefficient now.", names, registry=r)
+        self.step = Gauge("ppo_training_step", "Optimiser steps so far.", names, registry=r)
+        self.loss = Gauge("ppo_loss", "Mean PPO loss, last iteration.", names, registry=r)
+        self.reward = Gauge("ppo_reward", "Mean final rating, recent episodes.", names, registry=r)
+        self.norm_mean = Gauge("reward_normalizer_mean", "Window mean.", names, registry=r)
+        self.norm_std = Gauge("reward_normalizer_std", "Window std.", names, registry=r)
+        self.saves = Counter("checkpoint_saves", "Checkpoints written.", names, registry=r)
+        self.rollbacks = Counter("checkpoint_rollbacks", "Rollbacks.", names, registry=r)
+        self.feedback = Counter("ppo_feedback", "Feedback ratings received.", names, registry=r)
+        self.rating = Gauge("ppo_feedback_rating_mean", "Mean feedback rating.", names, registry=r)
+        self._saves = self._rollbacks = 0
+
+    def update(self, learner: Learner) -> None:
+        p, b = learner.progress, self.base
+        self.entropy.labels(**b).set(p.entropy_coef)
+        self.step.labels(**b).set(p.step)
+        if p.loss is not None:
+            self.loss.labels(**b).set(p.loss)
+        if p.reward_mean is not None:
+            self.reward.labels(**b).set(p.reward_mean)
+        self.norm_mean.labels(**b).set(learner.normalizer.mean)
+        self.norm_std.labels(**b).set(learner.normalizer.std)
+        self.saves.labels(**b).inc(p.checkpoint_saves - self._saves)
+        self.rollbacks.labels(**b).inc(p.rollbacks - self._rollbacks)
+        self._saves, self._rollbacks = p.checkpoint_saves, p.rollbacks
+
+
+def progress_body(progress: Progress) -> dict[str, Any]:
+    return {
+        "step": progress.step,
+        "entropyCoef": progress.entropy_coef,
+        "rewardMean": progress.reward_mean,
+        "loss": progress.loss,
+        "rollbacks": progress.rollbacks,
+        "lastRollbackReason": progress.last_rollback_reason,
+        "lastCheckpointStep": progress.last_checkpoint_step,
+        "checkpointSaves": progress.checkpoint_saves,
+        "notes": progress.notes[-10:],
+    }
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+class PPOWorker:
+    def __init__(
+        self, release: str, track: str, checkpoint_dir: str, pause_seconds: float, seed: int = 0
+    ) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        self.metrics = LearnerMetrics(release, track)
+        self.learner = Learner(LearnerSettings(), Path(checkpoint_dir), seed)
+        self.pause = pause_seconds
+        self.lock = threading.Lock()
+        self.ratings: list[float] = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._train, daemon=True, name="ppo").start()
+        policy_file.follow(self.reconfigure)
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        settings = from_policy(parse_policy(config.get("policy")), self.learner.settings)
+        with self.lock:
+            self.learner.reconfigure(settings)
+
+    def _train(self) -> None:
+        while not self.stop.wait(self.pause):
+            with self.lock:
+                self.learner.iterate()
+                self.metrics.update(self.learner)
+
+    async def rollback(self) -> dict[str, Any]:
+        with self.lock:
+            done = self.learner.rollback("manual (admin API)")
+            self.metrics.update(self.learner)
+            return {"rolledBack": done, **progress_body(self.learner.progress)}
+
+    async def progress(self) -> dict[str, Any]:
+        return progress_body(self.learner.progress)
+
+    async def feedback(self, rating: float) -> None:
+        self.ratings.append(rating)
+        self.metrics.feedback.labels(**self.metrics.base).inc()
+        recent = self.ratings[-1000:]
+        self.metrics.rating.labels(**self.metrics.base).set(sum(recent) / len(recent))
+
+    async def metrics_text(self) -> bytes:
+        return generate_latest(self.metrics.registry)
+
+    def __del__(self) -> None:
+        self.stop.set()

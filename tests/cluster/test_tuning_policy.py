@@ -1,0 +1,138 @@
+"""TuningPolicy end to end: settings pushed to the releases using it, status from a real
+Prometheus, TuningComplete by the seeds' criteria, and ``fragrance tuning-check``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import yaml
+from kopf.testing import KopfRunner
+
+from fragrance_operator.devcluster import LocalCluster
+from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
+    CPU_ONLY,
+    _release,
+    operator,
+)
+from tests.helpers import ROOT, wait_for
+from tests.prometheus_server import PrometheusServer
+from tests.serving_exporter import ServingExporter
+
+
+def _apply(cluster: LocalCluster, namespace: str, doc: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc))
+
+
+def _get(cluster: LocalCluster, namespace: str, kind: str, name: str) -> dict[str, Any]:
+    got = cluster.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(got.stdout) if got.returncode == 0 else {}
+
+
+def _condition(doc: dict[str, Any], kind: str) -> dict[str, Any]:
+    conditions = doc.get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["type"] == kind), {})
+
+
+def _policy(name: str, max_retries: int = 3) -> dict[str, Any]:
+    return {
+        "apiVersion": "fragrance.ai/v1alpha1",
+        "kind": "TuningPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "jsonGuard": {"maxRetries": max_retries},
+            "ppo": {"entropyCoef": {"initial": 0.02, "final": 0.005, "decaySteps": 10000}},
+        },
+    }
+
+
+def _check(cluster: LocalCluster, prometheus: PrometheusServer, target: str) -> Any:
+    env = {**os.environ, "KUBECONFIG": str(cluster.layout.kubeconfig)}
+    return subprocess.run(
+        [sys.executable, "-m", "fragrance_operator.cli", "tuning-check", "--policy", target,
+         "--prometheus", prometheus.url],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+
+
+def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
+    operator: KopfRunner,  # noqa: F811
+    cluster: LocalCluster,
+    namespace: str,
+    serving_exporter: ServingExporter,
+    prometheus: PrometheusServer,
+    release_name: str,
+) -> None:
+    policy = f"tp-{release_name}"
+    _apply(cluster, namespace, _policy(policy))
+    release = _release(release_name, "v1")
+    release["spec"].update(CPU_ONLY, tuningPolicyRef={"name": policy})
+    _apply(cluster, namespace, release)
+    config_map = f"{release_name}-tuning"
+
+    def pushed(retries: int) -> bool:
+        data = _get(cluster, namespace, "configmap", config_map).get("data", {})
+        return (
+            json.loads(data.get("policy.json", "{}")).get("jsonGuard", {}).get("maxRetries")
+            == retries
+        )
+
+    wait_for(lambda: pushed(3), "the policy written for the release's pods")
+    deployment = _get(cluster, namespace, "deployment", f"{release_name}-stable")
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "policy", "configMap": {"name": config_map, "optional": True}} in volumes
+    wait_for(
+        lambda: (
+            _get(cluster, namespace, "tuningpolicy", policy).get("status", {}).get("appliedTo")
+            == [release_name]
+        ),
+        "status.appliedTo",
+    )
+    doc = _get(cluster, namespace, "tuningpolicy", policy)
+    assert _condition(doc, "Applied")["status"] == "True"
+    assert _condition(doc, "TuningComplete")["status"] == "False"
+    assert "no learner progress yet" in _condition(doc, "TuningComplete")["message"]
+    not_yet = _check(cluster, prometheus, f"{namespace}/{policy}")
+    assert not_yet.returncode == 1, not_yet.stdout + not_yet.stderr
+    assert "TUNING NOT COMPLETE" in not_yet.stdout
+
+    # A live edit reaches the release's pods.
+    _apply(cluster, namespace, _policy(policy, max_retries=5))
+    wait_for(lambda: pushed(5), "the edited policy written")
+
+    # The learner past decaySteps, entropy at its floor, one rollback, the mix on target.
+    serving_exporter.set(
+        release_name, track="stable", ppo_step=12000, entropy_coef=0.005, reward=4.2,
+        rollbacks=1, distribution={"fast": 59.0, "balanced": 31.0, "creative": 10.0},
+    )  # fmt: skip
+    wait_for(
+        lambda: (
+            _condition(_get(cluster, namespace, "tuningpolicy", policy), "TuningComplete").get(
+                "status"
+            )
+            == "True"
+        ),
+        "TuningComplete",
+    )
+    doc = _get(cluster, namespace, "tuningpolicy", policy)
+    training = doc["status"]["training"]
+    assert (training["step"], training["rollbacks"]) == (12000, 1)
+    assert doc["status"]["distribution"] == {"fast": 59.0, "balanced": 31.0, "creative": 10.0}
+    complete = _check(cluster, prometheus, f"{namespace}/{policy}")
+    assert complete.returncode == 0, complete.stdout + complete.stderr
+    assert "TUNING COMPLETE" in complete.stdout
+
+    # A second rollback breaks the criteria again.
+    serving_exporter.set(release_name, track="stable", rollbacks=2)
+    wait_for(
+        lambda: (
+            "2 rollbacks > 1"
+            in _condition(_get(cluster, namespace, "tuningpolicy", policy), "TuningComplete").get(
+                "message", ""
+            )
+        ),
+        "TuningComplete withdrawn",
+    )
