@@ -15,6 +15,7 @@ from kopf.testing import KopfRunner
 from fragrance_operator.devcluster import LocalCluster
 from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
     CPU_ONLY,
+    ROUTE,
     _release,
     operator,
 )
@@ -67,6 +68,7 @@ def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
     release_name: str,
 ) -> None:
     policy = f"tp-{release_name}"
+    _apply(cluster, namespace, ROUTE)
     _apply(cluster, namespace, _policy(policy))
     release = _release(release_name, "v1")
     release["spec"].update(CPU_ONLY, tuningPolicyRef={"name": policy})
@@ -81,9 +83,14 @@ def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
         )
 
     wait_for(lambda: pushed(3), "the policy written for the release's pods")
+    wait_for(
+        lambda: bool(_get(cluster, namespace, "deployment", f"{release_name}-stable")),
+        "the stable Deployment",
+    )
     deployment = _get(cluster, namespace, "deployment", f"{release_name}-stable")
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
-    assert {"name": "policy", "configMap": {"name": config_map, "optional": True}} in volumes
+    (volume,) = (v for v in volumes if v["name"] == "policy")
+    assert (volume["configMap"]["name"], volume["configMap"]["optional"]) == (config_map, True)
     wait_for(
         lambda: (
             _get(cluster, namespace, "tuningpolicy", policy).get("status", {}).get("appliedTo")
