@@ -5,7 +5,9 @@ environment: FRAGRANCE_PROMETHEUS_URL (default http://prometheus:9090), FRAGRANC
 seconds between reconcile ticks of a release (default 2), FRAGRANCE_LEASE_NAMESPACE (default
 POD_NAMESPACE, else "default") and FRAGRANCE_LEASE_SECONDS (default 15) for leader election,
 FRAGRANCE_METRICS_PORT (default 8080, 0 turns the endpoint off), FRAGRANCE_WEBHOOK_PORT with
-FRAGRANCE_WEBHOOK_CERT/KEY/CA (the admission webhook; off when unset).
+FRAGRANCE_WEBHOOK_CERT/KEY/CA (the admission webhook; off when unset), and for the rayServe
+provider FRAGRANCE_RAY_DASHBOARD_URL (Serve REST API), FRAGRANCE_SERVE_URL (Serve's HTTP
+proxy, default http://127.0.0.1:8000) and FRAGRANCE_MODELS_DIR (the torch weights).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import kopf
 from fragrance_operator import metrics
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
+from fragrance_operator.adapters.ray_serve import ServeREST
 from fragrance_operator.api.crd import GROUP, VERSION
 from fragrance_operator.handlers import admission, release, tuning
 from fragrance_operator.leadership import LeaderElector
+from fragrance_operator.ray_driver import RayServeDriver
 
 TICK = float(os.environ.get("FRAGRANCE_TICK", "2"))
 # Policies change rarely and their status comes from Prometheus: a slower beat is enough.
@@ -72,6 +76,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     _context["release"] = release.Context(
         kube=kube,
         prometheus=Prometheus(os.environ.get("FRAGRANCE_PROMETHEUS_URL", "http://prometheus:9090")),
+        ray=_ray_driver(),
     )
     elector = LeaderElector(
         kube.api,
@@ -100,6 +105,17 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         metrics.serve(port)
     task = asyncio.get_running_loop().create_task(elector.run())
     _tasks.add(task)
+
+
+def _ray_driver() -> RayServeDriver | None:
+    url = os.environ.get("FRAGRANCE_RAY_DASHBOARD_URL")
+    if not url:
+        return None
+    return RayServeDriver(
+        ServeREST(url),
+        models_dir=os.environ.get("FRAGRANCE_MODELS_DIR", "models"),
+        upstream=os.environ.get("FRAGRANCE_SERVE_URL", "http://127.0.0.1:8000"),
+    )
 
 
 @kopf.on.cleanup()

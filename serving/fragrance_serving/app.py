@@ -62,6 +62,8 @@ class AppArgs(BaseModel):
 
     release: str = "local"
     track: str = "stable"
+    version: str = "local"
+    image: str | None = None  # recorded by the operator's rayServe provider
     models_dir: str = Field(default="models", alias="modelsDir")
     models: list[ModelEntry] = Field(min_length=1, max_length=8)
     policy: dict[str, Any] = Field(default_factory=dict)
@@ -109,9 +111,9 @@ class ModelServer:
 class BriefAPI:
     def __init__(
         self, release: str, track: str, models: dict[str, tuple[Mode, DeploymentHandle[Any]]],
-        timeout: float, learner: DeploymentHandle[Any] | None = None,
+        timeout: float, learner: DeploymentHandle[Any] | None = None, version: str = "local",
     ) -> None:  # fmt: skip
-        self.learner = learner
+        self.learner, self.version = learner, version
         self.release, self.replica = release, _replica_name()
         self.serving_metrics = ServingMetrics(release, track)
         clients = {name: (mode, _HandleClient(h)) for name, (mode, h) in models.items()}
@@ -151,7 +153,12 @@ class BriefAPI:
 
     @api.get("/health")
     async def health(self) -> dict[str, str]:
-        return {"status": "ok", "release": self.release, "replica": self.replica}
+        return {
+            "status": "ok",
+            "release": self.release,
+            "version": self.version,
+            "replica": self.replica,
+        }
 
     @api.get("/health/llm")
     async def health_llm(self, model: Annotated[str, Query()] = "all") -> Response:
@@ -284,6 +291,6 @@ def app(args: dict[str, Any]) -> Application:
     application: Application = (
         cast(Any, BriefAPI)
         .options(ray_actor_options=cpus, user_config={"policy": policy.to_wire()})
-        .bind(parsed.release, parsed.track, models, parsed.timeout_seconds, learner)
+        .bind(parsed.release, parsed.track, models, parsed.timeout_seconds, learner, parsed.version)
     )
     return application

@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from ray import serve
 
     from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
+    from fragrance_operator.serve_config import application, deploy_config
     from fragrance_serving.app import AppArgs
-    from fragrance_serving.config import application, deploy_config
 
     config = load_config(args.config)
     try:

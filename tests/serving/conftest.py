@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from fragrance_operator.adapters.ray_serve import ServeREST
-from fragrance_serving.config import application, deploy_config
+from fragrance_operator.serve_config import application, deploy_config
 from tests.helpers import wait_for
 from tests.prometheus_server import free_port
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from fragrance_operator.serve_config import application
 from fragrance_serving.brief import Brief
-from fragrance_serving.config import application
 from tests.helpers import wait_for
 from tests.serving.conftest import Deploy, Deployed, Serving, admin
 

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from fragrance_operator.api.policy import TuningPolicySpec
+from fragrance_operator.serve_config import application
 from fragrance_serving.app import AppArgs
 from fragrance_serving.backends import Faults
 from fragrance_serving.brief import Brief
-from fragrance_serving.config import application
 from fragrance_serving.gpu import Memory, headroom
 from fragrance_serving.models import corpus
 from tests.helpers import ROOT

@@ -36,6 +36,20 @@ BUILTIN_CHECKS = (
 _BUILTIN_CEL_LIST = "[" + ", ".join(f"'{name}'" for name in BUILTIN_CHECKS) + "]"
 
 
+class FaultInjection(KubeModel):
+    """Make a model fail on purpose, to rehearse a bad release (off by default)."""
+
+    error_rate: float = Field(
+        default=0, ge=0, le=1, description="Fraction of calls that fail like a 5xx."
+    )
+    garbage_rate: float = Field(
+        default=0, ge=0, le=1, description="Fraction of answers that are not JSON."
+    )
+    delay_seconds: float = Field(
+        default=0, ge=0, le=300, description="Latency added to every call, in seconds."
+    )
+
+
 class ModelSpec(KubeModel):
     """One model of the ensemble and the mode it serves."""
 
@@ -74,6 +88,9 @@ class ModelSpec(KubeModel):
         ge=0,
         le=1024,
         description="GPU memory the model needs, in GiB; used for capacity decisions.",
+    )
+    faults: FaultInjection | None = Field(
+        default=None, description="Fault injection for rehearsals; unset in production."
     )
 
 

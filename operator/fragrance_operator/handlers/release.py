@@ -41,8 +41,10 @@ from fragrance_operator.drivers import (
 )
 from fragrance_operator.evaluation import evaluate
 from fragrance_operator.handlers.autoscaling import Sizing, size
+from fragrance_operator.ray_driver import RayServeDriver
 
 ACTION_ANNOTATION = "fragrance.ai/action"
+NO_RAY = "the rayServe provider needs FRAGRANCE_RAY_DASHBOARD_URL (the Serve REST API)"
 log = structlog.get_logger("fragrance.release")
 
 
@@ -51,6 +53,7 @@ class Context:
     kube: Kube
     prometheus: Prometheus
     written: WrittenCache = field(default_factory=WrittenCache)
+    ray: RayServeDriver | None = None  # the rayServe provider, when configured
     autoscale_due: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
@@ -80,8 +83,16 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
         return
     rollout = codec.rollout_from_status(previous)
     plan = codec.plan_from_spec(spec)
-    workloads = DeploymentDriver(ctx.kube, ctx.written, lookup)
-    traffic = TrafficWriter(ctx.kube, ctx.written)
+    workloads: DeploymentDriver | RayServeDriver
+    traffic: TrafficWriter | RayServeDriver
+    if spec.traffic.provider == "rayServe":
+        if ctx.ray is None:
+            kopf.warn(body, reason="TrafficNotSet", message=NO_RAY)
+            return
+        workloads = traffic = ctx.ray
+    else:
+        workloads = DeploymentDriver(ctx.kube, ctx.written, lookup)
+        traffic = TrafficWriter(ctx.kube, ctx.written)
     now = time.time()
 
     raw_action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
@@ -233,8 +244,8 @@ def _converge(
     raw: dict[str, Any],
     spec: FragranceReleaseSpec,
     r: Rollout,
-    workloads: DeploymentDriver,
-    traffic: TrafficWriter,
+    workloads: DeploymentDriver | RayServeDriver,
+    traffic: TrafficWriter | RayServeDriver,
     bound: Any,
     decided: float | None,
     capacity: Capacity | None,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fragrance_operator.api.release import FragranceReleaseSpec
+
 IMPORT_PATH = "fragrance_serving.app:app"
 INGRESS = "BriefAPI"
 LEARNER = "PPOWorker"
@@ -51,3 +53,51 @@ def application(
 
 def deploy_config(applications: list[dict[str, Any]], host: str, port: int) -> dict[str, Any]:
     return {"http_options": {"host": host, "port": port}, "applications": applications}
+
+
+ROUTER_IMPORT_PATH = "fragrance_serving.router:app"
+
+
+def app_name(release: str, track: str) -> str:
+    return f"{release}-{track}"
+
+
+def release_args(
+    release: str, track: str, spec: FragranceReleaseSpec, models_dir: str
+) -> dict[str, Any]:
+    """The serving app's args for one version of a release (faults stay out: user_config)."""
+    return {
+        "release": release,
+        "track": track,
+        "version": spec.version,
+        "modelsDir": models_dir,
+        "models": [
+            {"name": m.name, "mode": m.mode, "backend": m.backend}
+            | ({"endpoint": m.endpoint} if m.endpoint else {})
+            for m in spec.models
+        ],
+    }
+
+
+def release_faults(spec: FragranceReleaseSpec) -> dict[str, dict[str, float]]:
+    return {m.name: m.faults.to_wire() if m.faults else {} for m in spec.models}
+
+
+def router(release: str, name: str, upstream: str, weight: int) -> dict[str, Any]:
+    """The router application: ``weight`` percent to the canary app, the rest to stable."""
+    return {
+        "name": name,
+        "route_prefix": f"/{name}",
+        "import_path": ROUTER_IMPORT_PATH,
+        "args": {"upstream": upstream},
+        "deployments": [
+            {
+                "name": "Router",
+                "user_config": {
+                    "stable": f"/{app_name(release, 'stable')}",
+                    "canary": f"/{app_name(release, 'canary')}",
+                    "weight": weight,
+                },
+            }
+        ],
+    }

@@ -1,0 +1,62 @@
+"""The canary router: a Serve application that sends ``weight`` percent of requests to the
+canary application and the rest to stable, over Serve's own HTTP proxy.
+
+Its routes and weight are its ``user_config``: the operator's rayServe traffic provider
+changes them through the Serve REST API, a lightweight update (no restart, no lost request),
+exactly what a KubeRay ``serveConfigV2`` edit does in a cluster. Responses carry
+``x-fragrance-track`` so a client can count what each track answered.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
+import random
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from ray import serve
+from ray.serve import Application
+
+router_api = FastAPI(title="Fragrance canary router")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+@serve.ingress(router_api)
+class Router:
+    def __init__(self, upstream: str) -> None:
+        self.client = httpx.AsyncClient(base_url=upstream, timeout=60)
+        self.routes = {"stable": "/stable", "canary": "/canary"}
+        self.weight = 0
+        self.random = random.Random()
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        weight = int(config.get("weight", 0))
+        if not 0 <= weight <= 100:
+            raise ValueError(f"weight: must lie in [0, 100], got {weight}")
+        self.routes = {"stable": config["stable"], "canary": config["canary"]}
+        self.weight = weight
+
+    @router_api.get("/router")
+    async def state(self) -> dict[str, Any]:
+        return {"weight": self.weight, "routes": self.routes}
+
+    @router_api.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
+    async def forward(self, path: str, request: Request) -> Response:
+        track = "canary" if self.random.uniform(0, 100) < self.weight else "stable"
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        answer = await self.client.request(
+            request.method,
+            f"{self.routes[track]}/{path}",
+            content=await request.body(),
+            headers=headers,
+            params=dict(request.query_params),
+        )
+        out = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+        out["x-fragrance-track"] = track
+        return Response(answer.content, status_code=answer.status_code, headers=out)
+
+
+def app(args: dict[str, Any]) -> Application:
+    upstream = str(args.get("upstream") or "http://127.0.0.1:8000")
+    application: Application = Router.bind(upstream)  # type: ignore[attr-defined]
+    return application
