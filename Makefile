@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 FRAGRANCE := $(VENV)/bin/fragrance
 PYTEST_ARGS ?=
 
-.PHONY: help install tools models serve crds cluster cluster-down cluster-status demo lint typecheck test bench clean
+.PHONY: help install tools models serve samples crds cluster cluster-down cluster-status demo lint typecheck test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -44,15 +44,14 @@ cluster-status: install  ## print the running control plane's details
 
 KUBECTL := .cluster/bin/kubectl
 
-demo: cluster  ## the local demo: a real control plane, the samples applied, a bad one refused
-	@echo "--- the fake cluster: four Ready nodes, two with 8 GPUs"
-	@$(KUBECTL) get nodes -o custom-columns='NODE:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,GPUS:.status.capacity.nvidia\.com/gpu'
-	@echo "--- the samples, accepted and defaulted by the apiserver"
+demo: tools models  ## the local demo: a full canary of the guarded ensemble, v2 promoted, faulty v3 rolled back
+	$(FRAGRANCE) demo --models models --out demo-out
+
+samples: cluster  ## apply the sample resources to the local control plane; show a bad one refused
 	@$(KUBECTL) apply -f deploy/samples/
 	@$(KUBECTL) get fragrance
 	@echo "--- a bad edit, refused with the field and the reason"
 	@! $(KUBECTL) apply -f tests/manifests/invalid/frel-steps-not-increasing.yaml
-	@echo "--- the control plane keeps running: export KUBECONFIG=$$PWD/.cluster/kubeconfig; make cluster-down stops it"
 
 lint: install  ## ruff, mypy, import layering, CRDs in sync
 	$(VENV)/bin/ruff check .
@@ -65,7 +64,7 @@ typecheck: install
 
 # pytest exits 5 when it collected nothing: a failure for the full suite (discovery is broken),
 # but fine when PYTEST_ARGS selected a subset that happens to be empty on this machine.
-test: lint tools  ## lint, then every test (unit and against the local control plane)
+test: lint tools models  ## lint, then every test (unit, control plane, Prometheus, Ray, the demo e2e)
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
 	  if [ -n "$(PYTEST_ARGS)" ]; then echo "pytest: no tests selected by '$(PYTEST_ARGS)'"; exit 0; fi; \

@@ -118,7 +118,7 @@ def main() -> None:
             return FIXED
 
     port = free_port()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     base = f"http://127.0.0.1:{port}"
     # The local config's guard (backoff 0.05 s): the seeds' 1 s backoff is for remote LLM APIs.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -119,6 +120,7 @@ def operator(namespace: tuple[str, ...], verbose: bool) -> None:
     from . import main as handlers  # registers the handlers with kopf
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Serve REST call
     del handlers
     kopf.run(standalone=True, clusterwide=not namespace, namespaces=list(namespace))
 
@@ -173,6 +175,39 @@ def gate(target: str, prometheus: str, track: str, output: Path | None) -> None:
         output.write_text(text + "\n")
     click.echo(text)
     sys.exit(EXIT_CODES[result.verdict.decision])
+
+
+@main.command()
+@click.option(
+    "--models", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
+    show_default=True, help="Trained weights (make models).",
+)  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"))
+@click.option("--fast", is_flag=True, help="Shorter steps (the e2e test's pace).")
+def demo(models: Path, out: Path, fast: bool) -> None:
+    """The local demo: v1 stable, v2 promoted through the gate, a faulty v3 rolled back."""
+    from dataclasses import replace
+
+    from fragrance_serving.demo.scenario import DemoConfig, run
+
+    if not (models / "creative.pt").exists():
+        raise click.ClickException(f"no trained models in {models}: run `make models` first")
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM: the same clean stop as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
+    config = DemoConfig(models_dir=models)
+    if fast:
+        config = replace(config, step_interval="8s", analysis_interval="4s")
+    try:
+        outcomes, client = run(config, out, say=_say)
+    except KeyboardInterrupt:
+        _say("stopped; every process it started is gone")
+        sys.exit(130)
+    phases = [o.phase for o in outcomes]
+    if phases != ["Succeeded", "Succeeded", "RolledBack"] or client.counts.lost:
+        raise click.ClickException(f"the demo did not go as planned: {phases}")
 
 
 @main.command("tuning-check")

@@ -115,6 +115,7 @@ def _ray_driver() -> RayServeDriver | None:
         ServeREST(url),
         models_dir=os.environ.get("FRAGRANCE_MODELS_DIR", "models"),
         upstream=os.environ.get("FRAGRANCE_SERVE_URL", "http://127.0.0.1:8000"),
+        checkpoints=os.environ.get("FRAGRANCE_CHECKPOINT_DIR", "checkpoints"),
     )
 
 

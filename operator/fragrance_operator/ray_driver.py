@@ -28,8 +28,11 @@ _LOCK = threading.Lock()
 
 
 class RayServeDriver:
-    def __init__(self, rest: ServeREST, models_dir: str, upstream: str) -> None:
+    def __init__(
+        self, rest: ServeREST, models_dir: str, upstream: str, checkpoints: str = "checkpoints"
+    ) -> None:
         self.rest, self.models_dir, self.upstream = rest, models_dir, upstream
+        self.checkpoints = checkpoints
 
     # --- reading ---------------------------------------------------------------------
     def _deployed(self) -> dict[str, dict[str, Any]]:
@@ -105,7 +108,7 @@ class RayServeDriver:
     def _app(
         self, app_name: str, release: str, track: str, spec: FragranceReleaseSpec
     ) -> dict[str, Any]:
-        args = serve_config.release_args(release, track, spec, self.models_dir)
+        args = serve_config.release_args(release, track, spec, self.models_dir, self.checkpoints)
         args["image"] = spec.image
         return serve_config.application(
             app_name, f"/{app_name}", args, faults=serve_config.release_faults(spec)

@@ -63,7 +63,7 @@ def app_name(release: str, track: str) -> str:
 
 
 def release_args(
-    release: str, track: str, spec: FragranceReleaseSpec, models_dir: str
+    release: str, track: str, spec: FragranceReleaseSpec, models_dir: str, checkpoints: str
 ) -> dict[str, Any]:
     """The serving app's args for one version of a release (faults stay out: user_config)."""
     return {
@@ -71,6 +71,7 @@ def release_args(
         "track": track,
         "version": spec.version,
         "modelsDir": models_dir,
+        "learner": {"checkpointDir": f"{checkpoints}/{release}-{track}", "pauseSeconds": 1.0},
         "models": [
             {"name": m.name, "mode": m.mode, "backend": m.backend}
             | ({"endpoint": m.endpoint} if m.endpoint else {})

@@ -8,6 +8,8 @@ the TuningPolicy spec (``{"policy": {...}}``) and each model's carries its fault
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations of
 # the Serve-wrapped methods at runtime, and string annotations would not resolve.
+import asyncio
+import contextlib
 import threading
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -64,6 +66,7 @@ class AppArgs(BaseModel):
     track: str = "stable"
     version: str = "local"
     image: str | None = None  # recorded by the operator's rayServe provider
+    health_interval: float = Field(default=10.0, ge=0, le=3600, alias="healthIntervalSeconds")
     models_dir: str = Field(default="models", alias="modelsDir")
     models: list[ModelEntry] = Field(min_length=1, max_length=8)
     policy: dict[str, Any] = Field(default_factory=dict)
@@ -112,6 +115,7 @@ class BriefAPI:
     def __init__(
         self, release: str, track: str, models: dict[str, tuple[Mode, DeploymentHandle[Any]]],
         timeout: float, learner: DeploymentHandle[Any] | None = None, version: str = "local",
+        health_interval: float = 10.0,
     ) -> None:  # fmt: skip
         self.learner, self.version = learner, version
         self.release, self.replica = release, _replica_name()
@@ -124,6 +128,15 @@ class BriefAPI:
         self._stop = threading.Event()
         threading.Thread(target=self._sweep, daemon=True, name="cache-cleanup").start()
         policy_file.follow(self.reconfigure)  # in a pod: the operator's ConfigMap
+        self._health_every = health_interval
+        with contextlib.suppress(RuntimeError):  # no running loop: no periodic probe
+            self._probe = asyncio.get_running_loop().create_task(self._probe_health())
+
+    async def _probe_health(self) -> None:
+        """Every model's real test generation, so llm_health_status is always current."""
+        while self._health_every > 0:
+            await self.ensemble.health_all()
+            await asyncio.sleep(self._health_every)
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """The TuningPolicy's serving settings, live (Ray Serve user_config)."""
@@ -291,6 +304,14 @@ def app(args: dict[str, Any]) -> Application:
     application: Application = (
         cast(Any, BriefAPI)
         .options(ray_actor_options=cpus, user_config={"policy": policy.to_wire()})
-        .bind(parsed.release, parsed.track, models, parsed.timeout_seconds, learner, parsed.version)
+        .bind(
+            parsed.release,
+            parsed.track,
+            models,
+            parsed.timeout_seconds,
+            learner,
+            parsed.version,
+            parsed.health_interval,
+        )
     )
     return application

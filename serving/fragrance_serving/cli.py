@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="brief", help="Serve application name")
     parser.add_argument("--route-prefix", default="/")
     parser.add_argument("--num-cpus", type=float, default=None, help="CPUs for a local Ray")
-    parser.add_argument("--address", default=None, help="join a running Ray (e.g. auto)")
+    parser.add_argument("--address", default="local", help="a running Ray to join (e.g. auto)")
     parser.add_argument("--dashboard-port", type=int, default=8265, help="Serve REST API port")
     args = parser.parse_args(argv)
 

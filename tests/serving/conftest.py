@@ -57,6 +57,7 @@ def ray_serve() -> Iterator[Serving]:
     os.environ["FRAGRANCE_ADMIN_TOKEN"] = ADMIN_TOKEN  # inherited by the replicas
     dashboard = free_port()
     ray.init(
+        address="local",
         num_cpus=2,
         include_dashboard=True,
         dashboard_host="127.0.0.1",

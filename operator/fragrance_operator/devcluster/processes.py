@@ -88,3 +88,12 @@ def _reap(pid: int) -> None:
     """Collect the exit status when the process is our own child (else it stays a zombie)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: the child gets SIGTERM when the process that started it dies (Linux),
+    so a helper started for a run (Prometheus, the demo's operator) is never orphaned."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

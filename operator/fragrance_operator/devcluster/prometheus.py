@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from fragrance_operator.devcluster.processes import die_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -60,6 +62,7 @@ class PrometheusServer:
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         self._wait_ready(30)
 

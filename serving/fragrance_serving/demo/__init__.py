@@ -1,0 +1,1 @@
+"""The local demo: a full canary of the guarded ensemble on one machine (``make demo``)."""

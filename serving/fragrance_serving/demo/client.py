@@ -1,0 +1,83 @@
+"""A steady synthetic client: it counts every request, by track, and what was lost.
+
+Lost means no answer at all (a connection error or timeout) or the router naming a route
+that does not exist (404): the failures a weight change must never cause. A 5xx from a
+faulty canary is an answer, counted as an error of that track.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+
+PROMPTS = [
+    f"a {mood} {accord} scent for {occasion}"
+    for mood in ("bright", "calm", "bold", "soft")
+    for accord in ("citrus", "woody", "floral", "spicy")
+    for occasion in ("the office", "evening parties")
+]
+MODES = ("fast", "balanced", "creative")
+
+
+@dataclass
+class Sample:
+    at: float
+    status: int  # 0: no answer
+    track: str
+    mode: str
+    seconds: float
+
+
+@dataclass
+class Counts:
+    sent: int = 0
+    lost: int = 0
+    by_track: Counter[tuple[str, int]] = field(default_factory=Counter)
+
+
+class Client:
+    def __init__(self, url: str, rate: float = 25.0, workers: int = 6) -> None:
+        self.url, self.rate, self.workers = url, rate, workers
+        self.samples: list[Sample] = []
+        self.counts = Counts()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._work, args=(index,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=70)
+
+    def _work(self, index: int) -> None:
+        period = self.workers / self.rate
+        i = index
+        with httpx.Client(timeout=60) as http:
+            while not self._stop.is_set():
+                started = time.time()
+                mode = MODES[i % len(MODES)]
+                body = {"prompt": PROMPTS[i % len(PROMPTS)], "mode": mode}
+                i += self.workers
+                try:
+                    answer = http.post(self.url, json=body)
+                    status, track = answer.status_code, answer.headers.get("x-fragrance-track", "?")
+                except httpx.HTTPError:
+                    status, track = 0, "?"
+                elapsed = time.time() - started
+                with self._lock:
+                    self.counts.sent += 1
+                    if status in (0, 404):
+                        self.counts.lost += 1
+                    self.counts.by_track[(track, status)] += 1
+                    self.samples.append(Sample(started, status, track, mode, elapsed))
+                self._stop.wait(max(period - elapsed, 0))

@@ -1,0 +1,73 @@
+"""The demo's ending: a summary table and a timeline picture (weight, errors, p95 by mode)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fragrance_serving.demo.client import MODES, Client
+
+if TYPE_CHECKING:
+    from fragrance_serving.demo.scenario import Outcome, Timeline
+
+
+def summary(outcomes: list[Outcome], client: Client) -> str:
+    lines = ["", "version  outcome      time   gate decisions"]
+    for o in outcomes:
+        decisions = " ".join(o.decisions[-8:]) or "-"
+        lines.append(f"{o.version:<8} {o.phase:<12} {o.seconds:>4.0f}s  {decisions}")
+    counts = client.counts
+    lines.append("")
+    lines.append(f"client: {counts.sent} requests, {counts.lost} lost (no answer or no route)")
+    for (track, status), n in sorted(counts.by_track.items()):
+        lines.append(f"  {track:<7} HTTP {status or 'none':<4} {n}")
+    return "\n".join(lines)
+
+
+def _per_second(client: Client) -> dict[int, list[tuple[int, str, float]]]:
+    buckets: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
+    for s in client.samples:
+        buckets[int(s.at)].append((s.status, s.mode, s.seconds))
+    return buckets
+
+
+def timeline_png(path: Path, timeline: Timeline, client: Client) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    buckets = _per_second(client)
+    if not buckets:
+        return None
+    start = min(buckets)
+    seconds = sorted(buckets)
+    xs = [t - start for t in seconds]
+    errors = [100 * sum(st != 200 for st, _, _ in buckets[t]) / len(buckets[t]) for t in seconds]
+    figure, (top, middle, bottom) = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
+    top.step([t - start for t, _ in timeline.weights], [w for _, w in timeline.weights],
+             where="post", color="tab:blue")  # fmt: skip
+    top.set_ylabel("canary weight %")
+    middle.plot(xs, errors, color="tab:red")
+    middle.set_ylabel("errors % (client)")
+    for mode in MODES:
+        p95 = []
+        for t in seconds:
+            latencies = sorted(sec for _, m, sec in buckets[t] if m == mode)
+            p95.append(latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"))
+        bottom.plot(xs, p95, label=mode)
+    bottom.set_ylabel("p95 s (client)")
+    bottom.set_xlabel("seconds")
+    bottom.legend(loc="upper right")
+    for at, text in timeline.marks:
+        for axis in (top, middle, bottom):
+            axis.axvline(at - start, color="grey", linestyle=":", linewidth=0.8)
+        top.annotate(text, (at - start, 100), rotation=90, fontsize=7, va="top")
+    figure.suptitle("FragranceRelease brief-api: v2 promoted, faulty v3 rolled back")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path

@@ -1,0 +1,292 @@
+"""``make demo``: v1 serving, v2 promoted through the gate, a faulty v3 rolled back.
+
+Everything real on one machine: the local control plane, a Prometheus, a local Ray Serve
+with the project's torch models, the operator (rayServe provider), and a steady client.
+Every process started here is stopped on the way out, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from fragrance_operator.devcluster import LocalCluster
+from fragrance_operator.devcluster.processes import die_with_parent
+from fragrance_operator.devcluster.prometheus import PrometheusServer, free_port
+from fragrance_serving.demo.client import Client
+
+Say = Callable[[str], None]
+RELEASE = "brief-api"
+NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    models_dir: Path
+    steps: tuple[int, ...] = (5, 25, 50, 100)
+    step_interval: str = "12s"
+    analysis_interval: str = "6s"
+    min_requests: int = 5
+    rate: float = 25.0
+    timeout: float = 240.0  # per rollout
+
+
+@dataclass
+class Outcome:
+    version: str
+    phase: str
+    seconds: float
+    decisions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Timeline:
+    weights: list[tuple[float, int]] = field(default_factory=list)
+    marks: list[tuple[float, str]] = field(default_factory=list)
+
+
+def release_doc(config: DemoConfig, version: str, faulty: bool = False) -> dict[str, Any]:
+    faults = {"faults": {"errorRate": 0.5}} if faulty else {}
+    return {
+        "apiVersion": "fragrance.ai/v1alpha1",
+        "kind": "FragranceRelease",
+        "metadata": {"name": RELEASE, "namespace": NAMESPACE},
+        "spec": {
+            "version": version,
+            "image": f"fragrance-serving:{version}",
+            "tuningPolicyRef": {"name": "default"},
+            "models": [
+                {"name": "llama", "mode": "fast", **faults},
+                {"name": "mistral", "mode": "balanced", **faults},
+                {"name": "qwen", "mode": "creative", **faults},
+            ],
+            "workload": {"replicas": 1, "gpusPerReplica": 0},
+            "traffic": {"provider": "rayServe", "rayServe": {"routerApplication": "router"}},
+            "canary": {
+                "steps": list(config.steps),
+                "stepInterval": config.step_interval,
+                "progressDeadline": "3m",
+                "analysis": {
+                    "interval": config.analysis_interval,
+                    "minRequests": config.min_requests,
+                    "inconclusiveLimit": 20,
+                    # Warnings only: the demo's models are tiny and its caches start cold.
+                    "thresholds": {"jsonFallbackRate": 0.2, "cacheHitRate": 0.2},
+                },
+            },
+        },
+    }
+
+
+POLICY = {
+    "apiVersion": "fragrance.ai/v1alpha1",
+    "kind": "TuningPolicy",
+    "metadata": {"name": "default", "namespace": NAMESPACE},
+    "spec": {"jsonGuard": {"backoffBase": 0.05, "jitter": 0.05}},
+}
+
+
+@contextmanager
+def _ray(dashboard: int, serve_port: int, say: Say) -> Iterator[None]:
+    import ray
+    from ray import serve
+
+    say(f"starting Ray (Serve on :{serve_port}, its REST API on :{dashboard})")
+    ray.init(
+        address="local",  # a Ray of its own, never one that happens to be running
+        num_cpus=2,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=dashboard,
+        log_to_driver=False,
+    )
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": serve_port})
+        yield
+    finally:
+        serve.shutdown()  # type: ignore[no-untyped-call]
+        ray.shutdown()
+
+
+@contextmanager
+def _operator(env: dict[str, str], log: Path, say: Say) -> Iterator[subprocess.Popen[bytes]]:
+    say(f"starting the operator (log: {log})")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fragrance_operator.cli", "operator"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _status(cluster: LocalCluster) -> dict[str, Any]:
+    got = cluster.kubectl("get", "frel", RELEASE, "-n", NAMESPACE, "-o", "json", check=False)
+    return json.loads(got.stdout).get("status", {}) if got.returncode == 0 else {}
+
+
+def _apply(cluster: LocalCluster, doc: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+
+
+def _checks(status: dict[str, Any]) -> str:
+    gate = status.get("gate") or {}
+    marks = {"GO": "ok", "WARNING": "warn", "NO-GO": "NO-GO", "INCONCLUSIVE": "?"}
+    parts = []
+    for check in gate.get("checks", []):
+        value = check.get("value")
+        shown = "-" if value is None else f"{value:.3g}"
+        parts.append(f"{check['name']} {shown} {marks.get(check['result'], check['result'])}")
+    return ", ".join(parts)
+
+
+def follow(
+    cluster: LocalCluster, version: str, timeline: Timeline, say: Say, timeout: float
+) -> Outcome:
+    """Print each change of the rollout until it ends; returns how it ended."""
+    started = time.time()
+    seen: tuple[Any, ...] | None = None
+    outcome = Outcome(version, "Timeout", 0.0)
+    while time.time() - started < timeout:
+        status = _status(cluster)
+        gate = status.get("gate") or {}
+        key = (status.get("phase"), status.get("currentStep"), status.get("canaryWeight"),
+               gate.get("evaluatedAt"), status.get("pauseReason"))  # fmt: skip
+        if status.get("canaryVersion") == version or status.get("stableVersion") == version:
+            timeline.weights.append((time.time(), int(status.get("canaryWeight", 0))))
+        mine = version in (status.get("canaryVersion"), status.get("stableVersion"))
+        if key != seen and status and mine:
+            seen = key
+            phase, weight = status.get("phase", "?"), status.get("canaryWeight", 0)
+            line = f"  {version}: {phase:<11} weight {weight:>3}%  gate {gate.get('decision', '-')}"
+            if status.get("pauseReason"):
+                line += f" paused: {status['pauseReason']}"
+            say(line)
+            if gate.get("checks"):
+                say(f"      {_checks(status)}")
+            if gate.get("decision"):
+                outcome.decisions.append(gate["decision"])
+                timeline.marks.append((time.time(), f"{version} {gate['decision']}"))
+        history = status.get("history") or []
+        if history and history[-1].get("version") == version:
+            outcome.phase = history[-1]["outcome"]
+            break
+        if status.get("phase") == "Succeeded" and status.get("stableVersion") == version:
+            outcome.phase = "Succeeded"  # the first release: no canary, no history entry
+            break
+        time.sleep(0.5)
+    outcome.seconds = time.time() - started
+    timeline.marks.append((time.time(), f"{version} {outcome.phase}"))
+    return outcome
+
+
+def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome], Client]:
+    out.mkdir(parents=True, exist_ok=True)
+    serve_port, dashboard = free_port(), free_port()
+    serve_url = f"http://127.0.0.1:{serve_port}"
+    timeline = Timeline()
+    with ExitStack() as stack:
+        cluster = LocalCluster(progress=say)
+        reused = cluster.running() is not None
+        say("starting the local control plane" + (" (already running)" if reused else ""))
+        cluster.up()
+        if not reused:
+            stack.callback(cluster.down)
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(_crds()))
+        cluster.wait_all("crd", "Established", expected=None)
+        stack.enter_context(_ray(dashboard, serve_port, say))
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fragrance-demo-")))
+        jobs = [
+            {
+                "job_name": f"{RELEASE}-{track}",
+                "metrics_path": f"/{RELEASE}-{track}/metrics",
+                "static_configs": [{"targets": [f"127.0.0.1:{serve_port}"]}],
+            }
+            for track in ("stable", "canary")
+        ]
+        prometheus = PrometheusServer(work / "prometheus", [], jobs=jobs)
+        stack.callback(prometheus.stop)
+        say(f"Prometheus on {prometheus.url}, scraping both tracks every second")
+        env = {
+            "KUBECONFIG": str(cluster.layout.kubeconfig),
+            "FRAGRANCE_PROMETHEUS_URL": prometheus.url,
+            "FRAGRANCE_RAY_DASHBOARD_URL": f"http://127.0.0.1:{dashboard}",
+            "FRAGRANCE_SERVE_URL": serve_url,
+            "FRAGRANCE_MODELS_DIR": str(config.models_dir.resolve()),
+            "FRAGRANCE_CHECKPOINT_DIR": str(work / "checkpoints"),
+            "FRAGRANCE_TICK": "1",
+            "FRAGRANCE_METRICS_PORT": "0",
+            "FRAGRANCE_LEASE_NAMESPACE": NAMESPACE,
+        }
+        stack.enter_context(_operator(env, out / "operator.log", say))
+        _apply(cluster, POLICY)
+        say("--- v1: the first release becomes stable")
+        _apply(cluster, release_doc(config, "v1"))
+        outcomes = [follow(cluster, "v1", timeline, say, config.timeout)]
+        client = Client(f"{serve_url}/router/v1/brief", config.rate)
+        _wait_serving(client.url, config.timeout)
+        say(f"--- a steady client: {config.rate:.0f} requests/s through the router")
+        client.start()
+        stack.callback(client.stop)
+        time.sleep(3)
+        say("--- v2: canary through the gate")
+        _apply(cluster, release_doc(config, "v2"))
+        outcomes.append(follow(cluster, "v2", timeline, say, config.timeout))
+        say("--- v3: a faulty version (half its model calls fail); the gate must catch it")
+        _apply(cluster, release_doc(config, "v3", faulty=True))
+        outcomes.append(follow(cluster, "v3", timeline, say, config.timeout))
+        time.sleep(2)
+        client.stop()
+        from fragrance_serving.demo.report import summary, timeline_png
+
+        say(summary(outcomes, client))
+        picture = timeline_png(out / "timeline.png", timeline, client)
+        if picture:
+            say(f"timeline: {picture}")
+        return outcomes, client
+    raise AssertionError("unreachable")
+
+
+def _wait_serving(url: str, timeout: float) -> None:
+    """A brief answered end to end through the router: the proxy knows every route."""
+    deadline = time.time() + timeout
+    ok = 0
+    while time.time() < deadline and ok < 5:
+        try:
+            answer = httpx.post(url, json={"prompt": "a calm citrus scent"}, timeout=30)
+            ok = ok + 1 if answer.status_code == 200 else 0
+        except httpx.HTTPError:
+            ok = 0
+        time.sleep(0.2)
+    if ok < 5:
+        raise RuntimeError(f"the serving did not answer at {url} within {timeout:.0f}s")
+
+
+def _crds() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "crds").is_dir():
+            return parent / "crds"
+    raise RuntimeError("crds/ not found beside the sources")
