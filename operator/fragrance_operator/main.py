@@ -76,7 +76,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     _context["release"] = release.Context(
         kube=kube,
         prometheus=Prometheus(os.environ.get("FRAGRANCE_PROMETHEUS_URL", "http://prometheus:9090")),
-        ray=_ray_driver(),
+        ray=_ray_driver(kube),
     )
     elector = LeaderElector(
         kube.api,
@@ -107,7 +107,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     _tasks.add(task)
 
 
-def _ray_driver() -> RayServeDriver | None:
+def _ray_driver(kube: Kube) -> RayServeDriver | None:
     url = os.environ.get("FRAGRANCE_RAY_DASHBOARD_URL")
     if not url:
         return None
@@ -116,6 +116,7 @@ def _ray_driver() -> RayServeDriver | None:
         models_dir=os.environ.get("FRAGRANCE_MODELS_DIR", "models"),
         upstream=os.environ.get("FRAGRANCE_SERVE_URL", "http://127.0.0.1:8000"),
         checkpoints=os.environ.get("FRAGRANCE_CHECKPOINT_DIR", "checkpoints"),
+        kube=kube,
     )
 
 

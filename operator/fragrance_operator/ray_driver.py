@@ -18,8 +18,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from pydantic import ValidationError
+
 from fragrance_operator import serve_config
+from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
+from fragrance_operator.api.crd import API_VERSION
+from fragrance_operator.api.policy import TuningPolicySpec
 from fragrance_operator.api.release import FragranceReleaseSpec
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.machine import Rollout
@@ -29,10 +34,28 @@ _LOCK = threading.Lock()
 
 class RayServeDriver:
     def __init__(
-        self, rest: ServeREST, models_dir: str, upstream: str, checkpoints: str = "checkpoints"
+        self,
+        rest: ServeREST,
+        models_dir: str,
+        upstream: str,
+        checkpoints: str = "checkpoints",
+        kube: Kube | None = None,
     ) -> None:
         self.rest, self.models_dir, self.upstream = rest, models_dir, upstream
-        self.checkpoints = checkpoints
+        self.checkpoints, self.kube = checkpoints, kube
+
+    def _policy(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> dict[str, Any]:
+        """The referenced TuningPolicy's spec (defaults when absent or invalid)."""
+        if self.kube is None:
+            return {}
+        found = self.kube.get(
+            API_VERSION, "TuningPolicy", release["metadata"]["namespace"],
+            spec.tuning_policy_ref.name,
+        )  # fmt: skip
+        try:
+            return TuningPolicySpec.model_validate((found or {}).get("spec") or {}).to_wire()
+        except ValidationError:
+            return {}
 
     # --- reading ---------------------------------------------------------------------
     def _deployed(self) -> dict[str, dict[str, Any]]:
@@ -82,6 +105,7 @@ class RayServeDriver:
         stable_name = serve_config.app_name(name, "stable")
         canary_name = serve_config.app_name(name, "canary")
         router_name = self._router_name(spec, release)
+        policy = self._policy(release, spec)
         with _LOCK:
             deployed = self._deployed()
             apps = {n: c for n, a in deployed.items() if (c := self._config(a)) is not None}
@@ -90,10 +114,12 @@ class RayServeDriver:
                 current = apps.get(stable_name)
                 image = (current or {}).get("args", {}).get("image")
                 if image != r.stable_image and spec.image == r.stable_image:
-                    apps[stable_name] = self._app(stable_name, name, "stable", spec)
+                    apps[stable_name] = self._app(stable_name, name, "stable", spec, policy)
+                elif current is not None:
+                    apps[stable_name] = serve_config.with_policy(current, policy)
             canary_wanted = r.canary_active and not r.canary_held and spec.image == r.canary_image
             if canary_wanted:
-                wanted = self._app(canary_name, name, "canary", spec)
+                wanted = self._app(canary_name, name, "canary", spec, policy)
                 if not apps.get(canary_name) or not _same(apps[canary_name], wanted):
                     apps[canary_name] = wanted
             elif r.weight == 0 and canary_name in apps:
@@ -102,16 +128,23 @@ class RayServeDriver:
                     del apps[canary_name]
             if router_name not in apps:
                 apps[router_name] = serve_config.router(name, router_name, self.upstream, r.weight)
-            if apps != before:
+            if any(not _same(before.get(n) or {}, app) for n, app in apps.items()) or set(
+                apps
+            ) != set(before):
                 self._put(list(apps.values()))
 
     def _app(
-        self, app_name: str, release: str, track: str, spec: FragranceReleaseSpec
+        self,
+        app_name: str,
+        release: str,
+        track: str,
+        spec: FragranceReleaseSpec,
+        policy: dict[str, Any],
     ) -> dict[str, Any]:
         args = serve_config.release_args(release, track, spec, self.models_dir, self.checkpoints)
         args["image"] = spec.image
         return serve_config.application(
-            app_name, f"/{app_name}", args, faults=serve_config.release_faults(spec)
+            app_name, f"/{app_name}", args, policy, serve_config.release_faults(spec)
         )
 
     @staticmethod

@@ -102,3 +102,14 @@ def router(release: str, name: str, upstream: str, weight: int) -> dict[str, Any
             }
         ],
     }
+
+
+def with_policy(app: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
+    """``app`` with ``policy`` as its ingress's and learner's user_config: a live update."""
+    deployments = []
+    for deployment in app.get("deployments") or []:
+        if deployment.get("name") in (INGRESS, LEARNER):
+            config = {**(deployment.get("user_config") or {}), "policy": policy}
+            deployment = {**deployment, "user_config": config}
+        deployments.append(deployment)
+    return {**app, "deployments": deployments}

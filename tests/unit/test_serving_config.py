@@ -73,3 +73,39 @@ def test_headroom_is_the_lowest_free_fraction_and_absent_without_gpus() -> None:
     readings = [Memory(0, 60, 100), Memory(1, 90, 100)]
     assert headroom(readings) == pytest.approx(0.1)
     assert headroom([]) is None
+
+
+def test_rayserve_apps_of_a_release_keep_live_settings_in_user_config() -> None:
+    from fragrance_operator.api.release import FragranceReleaseSpec
+    from fragrance_operator.ray_driver import _same, _weight
+    from fragrance_operator.serve_config import (
+        application,
+        release_args,
+        release_faults,
+        router,
+        with_policy,
+    )
+
+    spec = FragranceReleaseSpec.model_validate(
+        {
+            "version": "v3",
+            "image": "serving:v3",
+            "models": [{"name": "qwen", "mode": "creative", "faults": {"errorRate": 0.5}}],
+            "traffic": {"provider": "rayServe"},
+        }
+    )
+    args = release_args("r", "canary", spec, "/models", "/ckpt")
+    assert args["version"] == "v3"
+    assert args["learner"]["checkpointDir"] == "/ckpt/r-canary"
+    app = application(
+        "r-canary", "/r-canary", args, {"cache": {"ttlSeconds": 9}}, release_faults(spec)
+    )
+    faults = {d["name"]: d["user_config"] for d in app["deployments"]}["model-qwen"]
+    assert faults == {"faults": {"errorRate": 0.5, "garbageRate": 0.0, "delaySeconds": 0.0}}
+    updated = with_policy(app, {"cache": {"ttlSeconds": 1}})
+    assert updated["args"] == app["args"], "a policy change is not a redeploy"
+    assert not _same(app, updated)
+    assert _same(app, app)
+    split = router("r", "router", "http://127.0.0.1:8000", 25)
+    assert _weight(split) == 25
+    assert split["deployments"][0]["user_config"]["canary"] == "/r-canary"
