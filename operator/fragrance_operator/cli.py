@@ -111,7 +111,10 @@ def cluster_kubeconfig(namespace: str, service_account: str, out: Path, duration
 @main.command()
 @click.option("--namespace", "-n", multiple=True, help="Namespaces to watch (default: all).")
 @click.option("--verbose", is_flag=True)
-def operator(namespace: tuple[str, ...], verbose: bool) -> None:
+@click.option(
+    "--liveness", default=None, help="kopf's liveness endpoint, e.g. http://0.0.0.0:8081/healthz"
+)
+def operator(namespace: tuple[str, ...], verbose: bool, liveness: str | None) -> None:
     """Run the operator (kopf) against the current kubeconfig or in-cluster account."""
     import logging
 
@@ -122,7 +125,12 @@ def operator(namespace: tuple[str, ...], verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Serve REST call
     del handlers
-    kopf.run(standalone=True, clusterwide=not namespace, namespaces=list(namespace))
+    kopf.run(
+        standalone=True,
+        clusterwide=not namespace,
+        namespaces=list(namespace),
+        liveness_endpoint=liveness,
+    )
 
 
 EXIT_CODES = {"GO": 0, "WARNING": 1, "NO-GO": 2, "INCONCLUSIVE": 3}

@@ -1,0 +1,141 @@
+"""The Helm chart: lint, template, schema, then installed on the local control plane and the
+operator run under the chart's ServiceAccount through a whole canary: its RBAC is enough,
+and no more than enough."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fragrance_operator.devcluster import LocalCluster
+from tests.cluster.test_canary_operator import CPU_ONLY, _promoted, _start
+from tests.helpers import ROOT
+from tests.prometheus_server import PrometheusServer
+from tests.serving_exporter import ServingExporter
+
+CHART = ROOT / "charts" / "fragrance-operator"
+
+
+def _helm(
+    cluster: LocalCluster, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    helm = cluster.layout.tools_dir / "bin" / "helm"
+    return subprocess.run(
+        [str(helm), "--kubeconfig", str(cluster.layout.kubeconfig), *args],
+        capture_output=True, text=True, timeout=300, check=check,
+    )  # fmt: skip
+
+
+def _template(cluster: LocalCluster, *sets: str) -> list[dict[str, Any]]:
+    flags = [f"--set={s}" for s in sets]
+    out = _helm(cluster, "template", "fr", str(CHART), "--namespace", "ops", *flags).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def test_chart_lints_templates_and_refuses_bad_values(cluster: LocalCluster) -> None:
+    lint = _helm(cluster, "lint", str(CHART), check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    docs = _template(cluster)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "ServiceAccount", "ClusterRole", "Role", "Service"} <= kinds
+    (deployment,) = (d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["resources"]["limits"]["memory"]
+    assert {"livenessProbe", "readinessProbe"} <= set(container)
+    for role in (d for d in docs if d["kind"] in ("ClusterRole", "Role")):
+        for rule in role["rules"]:
+            assert "secrets" not in rule["resources"], role["metadata"]["name"]
+            assert "*" not in rule["verbs"]
+            assert "*" not in rule["resources"]
+    monitored = {d["kind"] for d in _template(cluster, "serviceMonitor.enabled=true",
+                                               "prometheusRule.enabled=true")}  # fmt: skip
+    assert {"ServiceMonitor", "PrometheusRule"} <= monitored
+    scoped = _template(cluster, "watchNamespaces={team-a,team-b}")
+    bindings = [
+        d["metadata"]["namespace"] for d in scoped
+        if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "fr-fragrance-operator"
+    ]  # fmt: skip
+    assert sorted(bindings) == ["team-a", "team-b"]
+    bad = _helm(cluster, "template", "fr", str(CHART), "--set", "replicaCount=0", check=False)
+    assert bad.returncode != 0
+    assert "replicaCount" in bad.stderr
+
+
+def test_chart_ships_the_generated_crds_and_the_tested_alerts() -> None:
+    for crd in (ROOT / "crds").glob("*.yaml"):
+        assert (CHART / "crds" / crd.name).read_text() == crd.read_text(), crd.name
+    alerts = ROOT / "deploy" / "monitoring" / "alerts.yaml"
+    assert (CHART / "files" / "alerts.yaml").read_text() == alerts.read_text()
+
+
+@pytest.fixture
+def installed(cluster: LocalCluster, namespace: str) -> Iterator[str]:
+    install = _helm(
+        cluster, "install", "fr", str(CHART), "--namespace", namespace, "--wait",
+        "--timeout", "120s", "--set", "replicaCount=1", check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+    yield namespace
+    _helm(cluster, "uninstall", "fr", "--namespace", namespace, check=False)
+
+
+def test_operator_under_the_charts_service_account_completes_a_canary(
+    cluster: LocalCluster,
+    installed: str,
+    namespace: str,
+    prometheus: PrometheusServer,
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+) -> None:
+    account = "fr-fragrance-operator"
+    kubeconfig = cluster.mint_kubeconfig(installed, account, tmp_path / "sa.kubeconfig", "1h")
+
+    def can(*args: str) -> bool:
+        got = cluster.kubectl("--kubeconfig", str(kubeconfig), "auth", "can-i", *args, check=False)
+        return got.stdout.strip() == "yes"
+
+    assert can("patch", "fragrancereleases.fragrance.ai/status", "-n", namespace)
+    assert can("create", "deployments", "-n", "default")
+    assert not can("get", "secrets", "-n", namespace), "no Secrets, anywhere"
+    assert not can("get", "secrets", "-n", "kube-system")
+    assert not can("delete", "nodes")
+    assert not can("create", "clusterrolebindings")
+
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "FRAGRANCE_PROMETHEUS_URL": prometheus.url,
+        "FRAGRANCE_TICK": "0.5",
+        "FRAGRANCE_LEASE_NAMESPACE": installed,
+        "FRAGRANCE_LEASE_SECONDS": "4",
+        "FRAGRANCE_METRICS_PORT": "0",
+    }
+    log = (tmp_path / "operator.log").open("wb")
+    operator = subprocess.Popen(
+        [sys.executable, "-m", "fragrance_operator.cli", "operator"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        serving_exporter.set(release_name)
+        watcher = _start(cluster, namespace, release_name, spec=CPU_ONLY)
+        watcher.until("v2 promoted under the chart's RBAC", _promoted, timeout=120)
+        assert watcher.weights[-2:] == [100, 0]
+    finally:
+        operator.terminate()
+        operator.wait(timeout=30)
+        log.close()
+    forbidden = [
+        line for line in (tmp_path / "operator.log").read_text().splitlines() if "403" in line
+    ]
+    assert forbidden == [], forbidden[:5]
