@@ -225,7 +225,8 @@ def traffic_provider(kube: Kube, spec: FragranceReleaseSpec) -> TrafficProvider:
         return GatewayAPITraffic(kube)
     if spec.traffic.provider == "nginx":
         return NginxTraffic(kube)
-    raise TrafficError(f"traffic provider {spec.traffic.provider} is not available yet")
+    # rayServe never gets here: the reconcile hands it to ray_driver.RayServeDriver.
+    raise TrafficError(f"traffic provider {spec.traffic.provider} has no Kubernetes writer")
 
 
 class TrafficWriter:

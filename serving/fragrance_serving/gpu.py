@@ -34,10 +34,3 @@ def memory() -> list[Memory]:
         info = nvml.nvmlDeviceGetMemoryInfo(nvml.nvmlDeviceGetHandleByIndex(index))
         readings.append(Memory(index, int(info.used), int(info.total)))
     return readings
-
-
-def headroom(readings: list[Memory]) -> float | None:
-    """The lowest free/total over the devices (the operator's VRAM rule), None without any."""
-    if not readings:
-        return None
-    return min(1 - r.used / r.total for r in readings if r.total) if readings else None

@@ -12,7 +12,6 @@ from fragrance_operator.serve_config import application
 from fragrance_serving.app import AppArgs
 from fragrance_serving.backends import Faults
 from fragrance_serving.brief import Brief
-from fragrance_serving.gpu import Memory, headroom
 from fragrance_serving.models import corpus
 from tests.helpers import ROOT
 
@@ -67,12 +66,6 @@ def test_corpus_lines_are_valid_briefs() -> None:
         prompt, answer = line.split("\t")
         assert prompt
         Brief.model_validate(json.loads(answer))
-
-
-def test_headroom_is_the_lowest_free_fraction_and_absent_without_gpus() -> None:
-    readings = [Memory(0, 60, 100), Memory(1, 90, 100)]
-    assert headroom(readings) == pytest.approx(0.1)
-    assert headroom([]) is None
 
 
 def test_rayserve_apps_of_a_release_keep_live_settings_in_user_config() -> None:
