@@ -5,9 +5,10 @@ environment: FRAGRANCE_PROMETHEUS_URL (default http://prometheus:9090), FRAGRANC
 seconds between reconcile ticks of a release (default 2), FRAGRANCE_LEASE_NAMESPACE (default
 POD_NAMESPACE, else "default") and FRAGRANCE_LEASE_SECONDS (default 15) for leader election,
 FRAGRANCE_METRICS_PORT (default 8080, 0 turns the endpoint off), FRAGRANCE_WEBHOOK_PORT with
-FRAGRANCE_WEBHOOK_CERT/KEY/CA (the admission webhook; off when unset), and for the rayServe
-provider FRAGRANCE_RAY_DASHBOARD_URL (Serve REST API), FRAGRANCE_SERVE_URL (Serve's HTTP
-proxy, default http://127.0.0.1:8000) and FRAGRANCE_MODELS_DIR (the torch weights).
+FRAGRANCE_WEBHOOK_CERT/KEY/CA/ADDR/MANAGED (the admission webhook; off when unset), and for
+the rayServe provider FRAGRANCE_RAY_DASHBOARD_URL (Serve REST API), FRAGRANCE_SERVE_URL
+(Serve's HTTP proxy, default http://127.0.0.1:8000), FRAGRANCE_MODELS_DIR (the torch
+weights) and FRAGRANCE_CHECKPOINT_DIR (the learners' checkpoints).
 """
 
 from __future__ import annotations
@@ -97,7 +98,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
             pkeyfile=os.environ["FRAGRANCE_WEBHOOK_KEY"],
             cafile=os.environ.get("FRAGRANCE_WEBHOOK_CA"),
         )
-        settings.admission.managed = GROUP
+        # In a cluster the chart owns the ValidatingWebhookConfiguration (a Service reference,
+        # cert-manager's CA injected); locally kopf keeps one pointing at 127.0.0.1.
+        if os.environ.get("FRAGRANCE_WEBHOOK_MANAGED", "true").lower() != "false":
+            settings.admission.managed = GROUP
     else:
         settings.admission.server = _NoWebhook()
     port = int(os.environ.get("FRAGRANCE_METRICS_PORT", "8080"))

@@ -66,6 +66,15 @@ def test_chart_lints_templates_and_refuses_bad_values(cluster: LocalCluster) -> 
         if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "fr-fragrance-operator"
     ]  # fmt: skip
     assert sorted(bindings) == ["team-a", "team-b"]
+    webhook = {d["kind"]: d for d in _template(cluster, "webhook.enabled=true")}
+    (hook,) = webhook["ValidatingWebhookConfiguration"]["webhooks"]
+    # kopf serves each admission handler at /<handler id>: main.validate_release.
+    assert hook["clientConfig"]["service"]["path"] == "/validate_release"
+    assert hook["failurePolicy"] == "Ignore"
+    assert "fr-fragrance-operator-webhook.ops.svc" in webhook["Certificate"]["spec"]["dnsNames"]
+    env = {e["name"]: e.get("value") for e in
+           webhook["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]}  # fmt: skip
+    assert env["FRAGRANCE_WEBHOOK_MANAGED"] == "false"
     bad = _helm(cluster, "template", "fr", str(CHART), "--set", "replicaCount=0", check=False)
     assert bad.returncode != 0
     assert "replicaCount" in bad.stderr
