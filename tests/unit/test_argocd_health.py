@@ -88,3 +88,12 @@ def test_tuningpolicy_health() -> None:
     )
     assert health("tuningpolicy-health.lua", policy("False", "False"))[0] == "Degraded"
     assert health("tuningpolicy-health.lua", {})[0] == "Progressing"
+
+
+def test_the_argocd_cm_patch_carries_the_tested_scripts() -> None:
+    import yaml
+
+    data = yaml.safe_load((ARGOCD / "argocd-cm-patch.yaml").read_text())["data"]
+    prefix = "resource.customizations.health.fragrance.ai_"
+    assert data[prefix + "FragranceRelease"] == (ARGOCD / "fragrancerelease-health.lua").read_text()
+    assert data[prefix + "TuningPolicy"] == (ARGOCD / "tuningpolicy-health.lua").read_text()
