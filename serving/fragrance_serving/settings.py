@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fragrance_operator.api.policy import TuningPolicySpec
 from fragrance_serving.brief import Mode
@@ -43,17 +43,10 @@ def from_policy(policy: TuningPolicySpec) -> ServingSettings:
         minimum_calls=b.minimum_calls,
         enabled=b.enabled,
     )
+    # A per-model override replaces only the fields it sets.
     overrides = {
-        name: BreakerSettings(
-            failure_threshold=o.failure_threshold or breaker.failure_threshold,
-            success_threshold=o.success_threshold or breaker.success_threshold,
-            timeout_seconds=o.timeout_seconds or breaker.timeout_seconds,
-            half_open_requests=o.half_open_requests or breaker.half_open_requests,
-            window_size=breaker.window_size,
-            minimum_calls=breaker.minimum_calls,
-            enabled=breaker.enabled,
-        )
-        for name, o in b.models.items()
+        name: replace(breaker, **override.model_dump(exclude_none=True))
+        for name, override in b.models.items()
     }
     return ServingSettings(
         weights={"fast": d.fast, "balanced": d.balanced, "creative": d.creative},

@@ -102,3 +102,21 @@ def test_rayserve_apps_of_a_release_keep_live_settings_in_user_config() -> None:
     split = router("r", "router", "http://127.0.0.1:8000", 25)
     assert _weight(split) == 25
     assert split["deployments"][0]["user_config"]["canary"] == "/r-canary"
+
+
+def test_a_per_model_breaker_override_replaces_only_what_it_sets() -> None:
+    from fragrance_serving.settings import from_policy, parse_policy
+
+    settings = from_policy(
+        parse_policy(
+            {
+                "circuitBreaker": {
+                    "timeoutSeconds": 30,
+                    "models": {"qwen": {"failureThreshold": 0.4}},
+                }
+            }
+        )
+    )
+    qwen, llama = settings.breaker_for("qwen"), settings.breaker_for("llama")
+    assert (qwen.failure_threshold, qwen.timeout_seconds) == (0.4, 30)
+    assert (llama.failure_threshold, llama.timeout_seconds) == (0.5, 30)
