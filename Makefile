@@ -21,7 +21,8 @@ install: $(VENV)/.installed  ## create .venv with the project and its dev tools
 
 MODELS := models/fast.pt models/balanced.pt models/creative.pt
 models: $(MODELS)  ## train the ensemble's three small torch models (minutes on 2 cores)
-$(MODELS) &: $(VENV)/.installed $(wildcard serving/fragrance_serving/models/*.py)
+# Order-only on the venv: a reinstall must not retrain (7 minutes); a change to the models does.
+$(MODELS) &: $(wildcard serving/fragrance_serving/models/*.py) | $(VENV)/.installed
 	$(PY) -m fragrance_serving.models.train --out models
 
 serve: models  ## run the guarded ensemble on a local Ray Serve at :8000
