@@ -227,7 +227,7 @@ def tuning_check(target: str, prometheus: str) -> None:
     from .adapters.prometheus import Prometheus
     from .api.crd import API_VERSION
     from .api.policy import TuningPolicySpec
-    from .handlers.tuning import measure
+    from .handlers.tuning import measure, releases_using
     from .tuning.verdict import judge
 
     namespace, _, name = target.rpartition("/")
@@ -237,11 +237,7 @@ def tuning_check(target: str, prometheus: str) -> None:
     if found is None:
         raise click.ClickException(f"TuningPolicy {namespace}/{name} not found")
     spec = TuningPolicySpec.model_validate(found.get("spec") or {})
-    releases = [
-        r["metadata"]["name"]
-        for r in kube.list(API_VERSION, "FragranceRelease", namespace)
-        if ((r.get("spec") or {}).get("tuningPolicyRef") or {}).get("name", "default") == name
-    ]
+    releases = [r["metadata"]["name"] for r in releases_using(kube, namespace, name)]
     client = Prometheus(prometheus)
     try:
         distribution, training = measure(client, releases)

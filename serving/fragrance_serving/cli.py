@@ -10,7 +10,6 @@ import contextlib
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     rest = ServeREST(f"http://127.0.0.1:{args.dashboard_port}")
     app = application(args.name, args.route_prefix, config)
     try:
-        _wait_for_rest(rest)
+        rest.wait_reachable()
         rest.deploy(deploy_config([app], args.host, args.port))
         rest.wait_running([args.name])
     except ServeError as error:
@@ -78,21 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     serve.shutdown()  # type: ignore[no-untyped-call]
     ray.shutdown()
     return 0
-
-
-def _wait_for_rest(rest: Any, timeout: float = 120.0) -> None:
-    import httpx
-
-    from fragrance_operator.adapters.ray_serve import ServeError
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            rest.applications()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise ServeError(f"the Serve REST API did not answer within {timeout:.0f}s")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import pytest
 
 from fragrance_operator.adapters.ray_serve import ServeREST
 from fragrance_operator.serve_config import application, deploy_config
-from tests.helpers import wait_for
 from tests.prometheus_server import free_port
 
 ADMIN_TOKEN = "test-admin-token"
@@ -67,14 +66,7 @@ def ray_serve() -> Iterator[Serving]:
     url = f"http://127.0.0.1:{dashboard}"
     rest = ServeREST(url)
 
-    def reachable() -> bool:
-        try:
-            rest.applications()
-        except httpx.HTTPError:
-            return False
-        return True
-
-    wait_for(reachable, "the Serve REST API", timeout=120)
+    rest.wait_reachable()
     yield Serving(free_port(), rest)
     serve.shutdown()
     rest.close()

@@ -53,6 +53,17 @@ class ServeREST:
         if answer.status_code >= 400:
             raise ServeError(f"Serve refused the config ({answer.status_code}): {answer.text}")
 
+    def wait_reachable(self, timeout: float = 120.0) -> None:
+        """Until the dashboard answers (it starts a few seconds after Ray)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.applications()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        raise ServeError(f"the Serve REST API did not answer within {timeout:.0f}s")
+
     def wait_running(self, names: list[str], timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         last: dict[str, Any] = {}

@@ -35,11 +35,7 @@ async def reconcile(kube: Kube, prometheus: Prometheus, body: kopf.Body) -> tuni
     except ValidationError as error:
         kopf.warn(body, reason="InvalidSpec", message=str(error)[:1000])
         raise kopf.PermanentError(str(error)[:200]) from error
-    releases = await asyncio.to_thread(kube.list, API_VERSION, "FragranceRelease", namespace)
-    users = [
-        r for r in releases
-        if ((r.get("spec") or {}).get("tuningPolicyRef") or {}).get("name", "default") == name
-    ]  # fmt: skip
+    users = await asyncio.to_thread(releases_using, kube, namespace, name)
     names = sorted(r["metadata"]["name"] for r in users)
     document = json.dumps(spec.to_wire(), sort_keys=True)
     for release in users:
@@ -64,6 +60,14 @@ async def reconcile(kube: Kube, prometheus: Prometheus, body: kopf.Body) -> tuni
         if result.complete and before.get("status") != "True":
             kopf.info(body, reason="TuningComplete", message=result.message)
     return result
+
+
+def releases_using(kube: Kube, namespace: str, policy: str) -> list[dict[str, Any]]:
+    """The FragranceReleases whose spec.tuningPolicyRef names ``policy`` (default: default)."""
+    return [
+        r for r in kube.list(API_VERSION, "FragranceRelease", namespace)
+        if ((r.get("spec") or {}).get("tuningPolicyRef") or {}).get("name", "default") == policy
+    ]  # fmt: skip
 
 
 def measure(
