@@ -21,6 +21,16 @@ PROMPTS = [
     for occasion in ("the office", "evening parties")
 ]
 MODES = ("fast", "balanced", "creative")
+#: Real traffic repeats itself: three requests in four ask one of these, so a fresh canary's
+#: cache warms within a few requests per mode instead of one per distinct prompt.
+HOT = PROMPTS[:4]
+
+
+def request_body(worker: int, n: int) -> dict[str, str]:
+    """The n-th request of a worker: modes in turn, mostly hot prompts, a long tail."""
+    mode = MODES[(worker + n) % len(MODES)]
+    prompt = PROMPTS[(worker * 7 + n) % len(PROMPTS)] if n % 4 == 0 else HOT[n // 4 % len(HOT)]
+    return {"prompt": prompt, "mode": mode}
 
 
 @dataclass
@@ -61,13 +71,13 @@ class Client:
 
     def _work(self, index: int) -> None:
         period = self.workers / self.rate
-        i = index
+        n = 0
         with httpx.Client(timeout=60) as http:
             while not self._stop.is_set():
                 started = time.time()
-                mode = MODES[i % len(MODES)]
-                body = {"prompt": PROMPTS[i % len(PROMPTS)], "mode": mode}
-                i += self.workers
+                body = request_body(index, n)
+                mode = body["mode"]
+                n += 1
                 try:
                     answer = http.post(self.url, json=body)
                     status, track = answer.status_code, answer.headers.get("x-fragrance-track", "?")
