@@ -207,7 +207,7 @@ def demo(models: Path, out: Path, fast: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     config = DemoConfig(models_dir=models)
     if fast:
-        config = replace(config, step_interval="10s", analysis_interval="8s")
+        config = replace(config, step_interval="8s", analysis_interval="8s")
     try:
         outcomes, client = run(config, out, say=_say)
     except KeyboardInterrupt:

@@ -197,6 +197,8 @@ def status_body(
                 for c in verdict.checks
             ],
         }
+    elif previous and previous.gate and r.canary_version not in (None, previous.canary_version):
+        body["gate"] = None  # a new canary: the last one's verdict is not about it
     if finished is not None:
         history = [h.to_wire() for h in previous.history] if previous else []
         history.append(

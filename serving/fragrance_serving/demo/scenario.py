@@ -38,7 +38,7 @@ class DemoConfig:
     # At 10% of ~16 requests/s a 10 s window holds about five canary requests per mode:
     # enough for the per-mode checks; 5% in 6 s left a mode without data every other time.
     steps: tuple[int, ...] = (10, 25, 50, 100)
-    step_interval: str = "20s"
+    step_interval: str = "10s"
     analysis_interval: str = "10s"
     min_requests: int = 5
     rate: float = 25.0
