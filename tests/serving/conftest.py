@@ -13,6 +13,7 @@ import pytest
 
 from fragrance_operator.adapters.ray_serve import ServeREST
 from fragrance_operator.serve_config import application, deploy_config
+from fragrance_serving.local_ray import LocalRay
 from tests.prometheus_server import free_port
 
 ADMIN_TOKEN = "test-admin-token"
@@ -48,29 +49,15 @@ class Serving:
 
 
 @pytest.fixture(scope="session")
-def ray_serve() -> Iterator[Serving]:
-    """Ray on this machine's CPUs, with the dashboard's Serve REST API."""
-    import ray
-    from ray import serve
-
+def ray_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
+    """Ray on this machine's CPUs, with the dashboard's Serve REST API, in its own process."""
     os.environ["FRAGRANCE_ADMIN_TOKEN"] = ADMIN_TOKEN  # inherited by the replicas
-    dashboard = free_port()
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=True,
-        dashboard_host="127.0.0.1",
-        dashboard_port=dashboard,
-        log_to_driver=False,
-    )
-    url = f"http://127.0.0.1:{dashboard}"
-    rest = ServeREST(url)
-
-    rest.wait_reachable()
-    yield Serving(free_port(), rest)
-    serve.shutdown()
-    rest.close()
-    ray.shutdown()
+    dashboard, port = free_port(), free_port()
+    log = tmp_path_factory.mktemp("ray") / "ray.log"
+    with LocalRay(dashboard, port, log) as ray:
+        rest = ServeREST(ray.dashboard_url)
+        yield Serving(port, rest)
+        rest.close()
 
 
 def app_args(models_dir: Path, release: str, **overrides: Any) -> dict[str, Any]:

@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fragrance_operator.serve_config import application
 from fragrance_serving.brief import Brief
 from tests.helpers import wait_for
 from tests.serving.conftest import Deploy, Deployed, Serving, admin
+
+# The first test also pays for training the test models and starting Ray (~3 min on 2 cores).
+pytestmark = pytest.mark.timeout(600)
 
 
 def _metric(client: httpx.Client, name: str, **labels: str) -> float:

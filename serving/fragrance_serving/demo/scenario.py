@@ -26,6 +26,7 @@ from fragrance_operator.devcluster import LocalCluster
 from fragrance_operator.devcluster.processes import die_with_parent
 from fragrance_operator.devcluster.prometheus import PrometheusServer, free_port
 from fragrance_serving.demo.client import Client
+from fragrance_serving.local_ray import LocalRay
 
 Say = Callable[[str], None]
 RELEASE = "brief-api"
@@ -98,28 +99,6 @@ POLICY = {
     "metadata": {"name": "default", "namespace": NAMESPACE},
     "spec": {"jsonGuard": {"backoffBase": 0.05, "jitter": 0.05}},
 }
-
-
-@contextmanager
-def _ray(dashboard: int, serve_port: int, say: Say) -> Iterator[None]:
-    import ray
-    from ray import serve
-
-    say(f"starting Ray (Serve on :{serve_port}, its REST API on :{dashboard})")
-    ray.init(
-        address="local",  # a Ray of its own, never one that happens to be running
-        num_cpus=2,
-        include_dashboard=True,
-        dashboard_host="127.0.0.1",
-        dashboard_port=dashboard,
-        log_to_driver=False,
-    )
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": serve_port})
-        yield
-    finally:
-        serve.shutdown()  # type: ignore[no-untyped-call]
-        ray.shutdown()
 
 
 @contextmanager
@@ -218,7 +197,11 @@ def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome],
             stack.callback(cluster.down)
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(_crds()))
         cluster.wait_all("crd", "Established", expected=None)
-        stack.enter_context(_ray(dashboard, serve_port, say))
+        say(
+            f"starting Ray (Serve on :{serve_port}, its REST API on :{dashboard}; log: "
+            f"{out / 'ray.log'})"
+        )
+        stack.enter_context(LocalRay(dashboard, serve_port, out / "ray.log"))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fragrance-demo-")))
         jobs = [
             {
