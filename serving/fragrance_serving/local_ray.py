@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
-from fragrance_operator.devcluster.processes import die_with_parent
+from fragrance_operator.devcluster.processes import die_with_parent, terminate
 
 
 class LocalRay:
@@ -64,14 +64,8 @@ class LocalRay:
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM: Serve and Ray shut down in the helper; SIGKILL if that hangs."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            terminate(process, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from fragrance_operator.devcluster.processes import die_with_parent
+from fragrance_operator.devcluster.processes import die_with_parent, terminate
 
 
 def free_port() -> int:
@@ -81,10 +81,5 @@ class PrometheusServer:
         raise RuntimeError(f"prometheus was not ready within {timeout}s")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, timeout=10)
         self.log.close()

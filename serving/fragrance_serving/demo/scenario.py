@@ -23,7 +23,7 @@ import httpx
 import yaml
 
 from fragrance_operator.devcluster import LocalCluster
-from fragrance_operator.devcluster.processes import die_with_parent
+from fragrance_operator.devcluster.processes import die_with_parent, terminate
 from fragrance_operator.devcluster.prometheus import PrometheusServer, free_port
 from fragrance_serving.demo.client import Client
 from fragrance_serving.local_ray import LocalRay
@@ -115,12 +115,7 @@ def _operator(env: dict[str, str], log: Path, say: Say) -> Iterator[subprocess.P
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            terminate(process, timeout=15)
 
 
 def _status(cluster: LocalCluster) -> dict[str, Any]:
