@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-FRAGRANCE := $(VENV)/bin/fragrance
+DEV := $(VENV)/bin/fragrance-dev
 PYTEST_ARGS ?=
 
 .PHONY: help install tools models serve samples crds cluster cluster-down cluster-status demo lint typecheck test bench clean
@@ -11,10 +11,13 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+PACKAGES := api operator serving dev
+$(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@# The one distribution the project was before it had four.
+	$(PY) -m pip uninstall --quiet --yes fragrance-ai-operator 2>/dev/null || true
+	$(PY) -m pip install --quiet -e ./api -e ./operator -e ./serving -e './dev[test]'
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv with the project and its dev tools
@@ -29,24 +32,24 @@ serve: models  ## run the guarded ensemble on a local Ray Serve at :8000
 	$(VENV)/bin/fragrance-serve --config deploy/serving/local.yaml --port 8000
 
 tools: install  ## build the control plane's binaries from pinned Go modules (cached)
-	$(FRAGRANCE) cluster build
+	$(DEV) cluster build
 
 crds: install  ## regenerate crds/ from the API models
-	$(FRAGRANCE) crds --out crds
+	$(DEV) crds --out crds
 
 cluster: install  ## start the local control plane in the background (builds what is missing)
-	$(FRAGRANCE) cluster up
+	$(DEV) cluster up
 
 cluster-down: install  ## stop the local control plane; no process is left behind
-	$(FRAGRANCE) cluster down
+	$(DEV) cluster down
 
 cluster-status: install  ## print the running control plane's details
-	$(FRAGRANCE) cluster status
+	$(DEV) cluster status
 
 KUBECTL := .cluster/bin/kubectl
 
 demo: tools models  ## the local demo: a full canary of the guarded ensemble, v2 promoted, faulty v3 rolled back
-	$(FRAGRANCE) demo --models models --out demo-out
+	$(DEV) demo --models models --out demo-out
 
 samples: cluster  ## apply the sample resources to the local control plane; show a bad one refused
 	@$(KUBECTL) apply -f deploy/samples/
@@ -58,7 +61,7 @@ lint: install  ## ruff, mypy, import layering, CRDs in sync
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(FRAGRANCE) crds --check --out crds
+	$(DEV) crds --check --out crds
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -77,6 +80,7 @@ bench: tools models  ## benchmarks: control plane, gate latency, guard overhead,
 	$(PY) bench/gate.py
 	$(PY) bench/guard_overhead.py
 	$(PY) -W ignore bench/serving.py
+	$(PY) -W ignore bench/ray_promotion.py
 
 clean: cluster-down
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from fragrance_operator.devcluster import Layout, LocalCluster
-from fragrance_operator.devcluster.processes import recorded
-from fragrance_operator.devcluster.toolchain import ensure_tools
+from fragrance_dev.cluster import Layout, LocalCluster
+from fragrance_dev.cluster.processes import recorded
+from fragrance_dev.cluster.toolchain import ensure_tools
 
 
 def machine() -> dict[str, str]:

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.control_plane import machine  # noqa: E402
+from fragrance_api.release import FragranceReleaseSpec  # noqa: E402
 from fragrance_operator.adapters.prometheus import Prometheus  # noqa: E402
-from fragrance_operator.api.release import FragranceReleaseSpec  # noqa: E402
 from fragrance_operator.evaluation import evaluate  # noqa: E402
 from tests.prometheus_server import PrometheusServer  # noqa: E402
 from tests.serving_exporter import ServingExporter  # noqa: E402
@@ -50,12 +50,14 @@ def main() -> None:
         prom = Prometheus(server.url)
         try:
             deadline = time.monotonic() + 60
-            while evaluate(prom, "bench", SPEC).verdict.decision != "GO":
+            while evaluate(prom, "bench", "default", SPEC).verdict.decision != "GO":
                 if time.monotonic() > deadline:
                     raise SystemExit("no GO within 60 s: is the exporter scraped?")
                 time.sleep(0.5)
-            timings = [evaluate(prom, "bench", SPEC).seconds * 1000 for _ in range(args.runs)]
-            checks = len(evaluate(prom, "bench", SPEC).verdict.checks)
+            timings = [
+                evaluate(prom, "bench", "default", SPEC).seconds * 1000 for _ in range(args.runs)
+            ]
+            checks = len(evaluate(prom, "bench", "default", SPEC).verdict.checks)
         finally:
             prom.close()
             server.stop()

@@ -4,14 +4,13 @@
 # syntax=docker/dockerfile:1.7
 FROM rayproject/ray:2.52.0-py311-cu128 AS build
 WORKDIR /src
-COPY --chown=ray:users pyproject.toml README.md ./
-COPY --chown=ray:users operator ./operator
+COPY --chown=ray:users api ./api
 COPY --chown=ray:users serving ./serving
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels ./api ./serving
 
 FROM rayproject/ray:2.52.0-py311-cu128
 COPY --from=build /tmp/wheels /tmp/wheels
-RUN pip install --no-cache-dir "$(ls /tmp/wheels/*.whl)[serving]" \
+RUN pip install --no-cache-dir --find-links=/tmp/wheels "fragrance-serving==0.1.0" \
  && rm -rf /tmp/wheels
 # Trained weights are mounted (or baked by a later stage): /models, as the app's modelsDir.
 ENV FRAGRANCE_POLICY_FILE=/etc/fragrance/policy/policy.json \

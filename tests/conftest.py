@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_dev.cluster import LocalCluster
 from tests.helpers import ROOT, wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter

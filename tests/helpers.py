@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from fragrance_api.release import FragranceReleaseSpec
+
 ROOT = Path(__file__).resolve().parent.parent
 INVALID = ROOT / "tests" / "manifests" / "invalid"
 SAMPLES = ROOT / "deploy" / "samples"
@@ -68,3 +70,19 @@ def release_manifest(
             },
         },
     }
+
+
+def rayserve_spec(
+    version: str, router: str, canary: dict[str, Any] | None = None
+) -> FragranceReleaseSpec:
+    """The ensemble as a ``rayServe`` release behind the router application ``router``."""
+    return FragranceReleaseSpec.model_validate(
+        {
+            "version": version,
+            "image": f"fragrance-serving:{version}",
+            "models": release_manifest("x", version)["spec"]["models"],
+            "workload": {"replicas": 1, "gpusPerReplica": 0},
+            "traffic": {"provider": "rayServe", "rayServe": {"routerApplication": router}},
+            **({"canary": canary} if canary else {}),
+        }
+    )

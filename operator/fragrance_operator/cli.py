@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -16,96 +15,6 @@ from . import __version__
 @click.version_option(__version__, prog_name="fragrance")
 def main() -> None:
     """Safe canary releases of a guarded LLM ensemble on Kubernetes."""
-
-
-@main.command()
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("crds"),
-    show_default=True,
-    help="Directory the CRD manifests are written to.",
-)
-@click.option(
-    "--reference",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("docs/api-reference.md"),
-    show_default=True,
-    help="The generated API reference.",
-)
-@click.option("--check", is_flag=True, help="Only report whether the files are up to date.")
-def crds(out_dir: Path, reference: Path, check: bool) -> None:
-    """Generate the CustomResourceDefinitions and the API reference from the API models."""
-    from .api import generate
-
-    if check:
-        stale = generate.stale(out_dir, reference)
-        for path in stale:
-            click.echo(f"out of date: {path} (run `make crds`)", err=True)
-        sys.exit(1 if stale else 0)
-    for path in generate.write(out_dir, reference):
-        click.echo(f"wrote {path}")
-
-
-@main.group()
-def cluster() -> None:
-    """The local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)."""
-
-
-@cluster.command("build")
-def cluster_build() -> None:
-    """Build the missing control-plane binaries from their pinned Go modules."""
-    from .devcluster import Layout
-    from .devcluster.toolchain import ensure_tools
-
-    for name, path in ensure_tools(Layout.default(), progress=_say).items():
-        click.echo(f"{name}: {path}")
-
-
-@cluster.command("up")
-def cluster_up() -> None:
-    """Start the control plane in the background, or reuse the running one."""
-    from .devcluster import LocalCluster
-
-    info = LocalCluster(progress=_say).up()
-    click.echo(f"export KUBECONFIG={info.kubeconfig}")
-    click.echo(f"export PATH={info.bin_dir}:$PATH")
-
-
-@cluster.command("down")
-def cluster_down() -> None:
-    """Stop every process of the control plane and remove its state."""
-    from .devcluster import LocalCluster
-
-    LocalCluster(progress=_say).down()
-
-
-@cluster.command("status")
-def cluster_status() -> None:
-    """Print the running control plane's details as JSON (exit 1 when it is not running)."""
-    from dataclasses import asdict
-
-    from .devcluster import LocalCluster
-
-    info = LocalCluster(progress=_say).running()
-    if info is None:
-        click.echo("the local control plane is not running", err=True)
-        sys.exit(1)
-    click.echo(json.dumps(asdict(info), indent=2))
-
-
-@cluster.command("kubeconfig")
-@click.option("--namespace", "-n", required=True, help="Namespace of the ServiceAccount.")
-@click.option("--service-account", required=True, help="ServiceAccount to act as.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--duration", default="24h", show_default=True, help="Token lifetime.")
-def cluster_kubeconfig(namespace: str, service_account: str, out: Path, duration: str) -> None:
-    """Write a kubeconfig that acts as a ServiceAccount (to prove RBAC by running under it)."""
-    from .devcluster import LocalCluster
-
-    path = LocalCluster(progress=_say).mint_kubeconfig(namespace, service_account, out, duration)
-    click.echo(f"wrote {path}")
 
 
 @main.command()
@@ -155,24 +64,26 @@ def gate(target: str, prometheus: str, track: str, output: Path | None) -> None:
     """Evaluate a release's gate now. Exit 0 GO, 1 WARNING, 2 NO-GO, 3 INCONCLUSIVE."""
     from dataclasses import asdict
 
+    from fragrance_api.crd import API_VERSION
+    from fragrance_api.release import FragranceReleaseSpec
+
     from .adapters.kubernetes import Kube
     from .adapters.prometheus import Prometheus
-    from .api.crd import API_VERSION
-    from .api.release import FragranceReleaseSpec
     from .evaluation import evaluate
 
     namespace, _, name = target.rpartition("/")
-    found = Kube().get(API_VERSION, "FragranceRelease", namespace or "default", name)
+    namespace = namespace or "default"
+    found = Kube().get(API_VERSION, "FragranceRelease", namespace, name)
     if found is None:
         raise click.ClickException(f"FragranceRelease {target} not found")
     spec = FragranceReleaseSpec.model_validate(found["spec"])
     client = Prometheus(prometheus)
     try:
-        result = evaluate(client, name, spec, track)
+        result = evaluate(client, name, namespace, spec, track)
     finally:
         client.close()
     report = {
-        "release": f"{namespace or 'default'}/{name}",
+        "release": f"{namespace}/{name}",
         "track": track,
         "prometheus": prometheus,
         "seconds": round(result.seconds, 4),
@@ -185,48 +96,16 @@ def gate(target: str, prometheus: str, track: str, output: Path | None) -> None:
     sys.exit(EXIT_CODES[result.verdict.decision])
 
 
-@main.command()
-@click.option(
-    "--models", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
-    show_default=True, help="Trained weights (make models).",
-)  # fmt: skip
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"))
-@click.option("--fast", is_flag=True, help="Shorter steps (the e2e test's pace).")
-def demo(models: Path, out: Path, fast: bool) -> None:
-    """The local demo: v1 stable, v2 promoted through the gate, a faulty v3 rolled back."""
-    from dataclasses import replace
-
-    from fragrance_serving.demo.scenario import DemoConfig, run
-
-    if not (models / "creative.pt").exists():
-        raise click.ClickException(f"no trained models in {models}: run `make models` first")
-
-    def stop(*_: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM: the same clean stop as Ctrl-C
-
-    signal.signal(signal.SIGTERM, stop)
-    config = DemoConfig(models_dir=models)
-    if fast:
-        config = replace(config, step_interval="8s", analysis_interval="8s")
-    try:
-        outcomes, client = run(config, out, say=_say)
-    except KeyboardInterrupt:
-        _say("stopped; every process it started is gone")
-        sys.exit(130)
-    phases = [o.phase for o in outcomes]
-    if phases != ["Succeeded", "Succeeded", "RolledBack"] or client.counts.lost:
-        raise click.ClickException(f"the demo did not go as planned: {phases}")
-
-
 @main.command("tuning-check")
 @click.option("--policy", "target", required=True, help="NAMESPACE/NAME of the TuningPolicy.")
 @_prometheus_option
 def tuning_check(target: str, prometheus: str) -> None:
-    """The seeds' 48-hour tuning verdict now. Exit 0 complete, 1 not yet."""
+    """The 48-hour tuning verdict now. Exit 0 complete, 1 not yet."""
+    from fragrance_api.crd import API_VERSION
+    from fragrance_api.policy import TuningPolicySpec
+
     from .adapters.kubernetes import Kube
     from .adapters.prometheus import Prometheus
-    from .api.crd import API_VERSION
-    from .api.policy import TuningPolicySpec
     from .handlers.tuning import measure, releases_using
     from .tuning.verdict import judge
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator import objects
 from fragrance_operator.adapters.kubernetes import Kube
-from fragrance_operator.api.release import FragranceReleaseSpec
 from fragrance_operator.canary.capacity import Capacity, allowed_replicas
 from fragrance_operator.canary.machine import Rollout
 
@@ -50,6 +50,11 @@ class WrittenCache:
 
     def remember(self, key: tuple[str, ...], value: Any) -> None:
         self._written[key] = (self.fingerprint(value), time.monotonic())
+
+    def seen(self, key: tuple[str, ...], value: Any) -> bool:
+        """Whether ``value`` was written at ``key`` since this process started (any age)."""
+        found = self._written.get(key)
+        return found is not None and found[0] == self.fingerprint(value)
 
     def forget(self, key: tuple[str, ...]) -> None:
         self._written.pop(key, None)
@@ -131,8 +136,16 @@ class DeploymentDriver:
             self._apply(objects.service(release, "canary"))
         elif r.weight == 0:
             name = objects.child_name(release["metadata"]["name"], "canary")
-            self._delete("apps/v1", "Deployment", namespace, name)
-            self._delete("v1", "Service", namespace, name)
+            # Deleted once already and the watch shows no canary Deployment: nothing to do,
+            # not even at the resync (a release at rest would send two 404s a minute).
+            gone = (
+                self.lookup is not None
+                and self.lookup(namespace, name) is None
+                and self.cache.seen(("Service", namespace, name), None)
+            )
+            if not gone:
+                self._delete("apps/v1", "Deployment", namespace, name)
+                self._delete("v1", "Service", namespace, name)
 
     def ready(self, release: dict[str, Any], track: objects.Track, image: str | None) -> bool:
         if image is None:

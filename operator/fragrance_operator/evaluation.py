@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from fragrance_api.release import FragranceReleaseSpec
+
 from .adapters.prometheus import Prometheus
-from .api.release import FragranceReleaseSpec
 from .canary.checks import gate_plan
 from .canary.gate import CheckResult, Verdict, decide, judge
 
@@ -15,13 +16,18 @@ from .canary.gate import CheckResult, Verdict, decide, judge
 class Evaluation:
     verdict: Verdict
     seconds: float
+    at: float  # when the queries were sent: the end of the window they judged
 
 
 def evaluate(
-    prometheus: Prometheus, release: str, spec: FragranceReleaseSpec, track: str = "canary"
+    prometheus: Prometheus,
+    release: str,
+    namespace: str,
+    spec: FragranceReleaseSpec,
+    track: str = "canary",
 ) -> Evaluation:
-    started = time.perf_counter()
-    plan = gate_plan(release, spec, track)
+    started, at = time.perf_counter(), time.time()
+    plan = gate_plan(release, namespace, spec, track)
     queries = [plan.requests_query, *(check.query for check in plan.checks)]
     answers = prometheus.query_all(queries)
     requests_answer, check_answers = answers[0], answers[1:]
@@ -32,4 +38,4 @@ def evaluate(
     if requests_answer.samples:
         requests = requests_answer.samples[0][1]
     verdict = decide(plan.checks, results, requests, plan.min_requests)
-    return Evaluation(verdict, time.perf_counter() - started)
+    return Evaluation(verdict, time.perf_counter() - started, at)

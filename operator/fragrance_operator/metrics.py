@@ -68,6 +68,12 @@ DESIRED_REPLICAS = Gauge(
     _LABELS,
     registry=REGISTRY,
 )
+API_REQUESTS = Counter(
+    "fragrance_apiserver_requests",
+    "Requests the operator's own client sent to the apiserver (kopf's watches and events aside).",
+    ["verb"],
+    registry=REGISTRY,
+)
 RECONCILE_ERRORS = Counter(
     "fragrance_reconcile_errors", "Reconcile ticks that raised.", _LABELS, registry=REGISTRY
 )

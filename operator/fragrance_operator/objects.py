@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from fragrance_operator.api.crd import API_VERSION
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_api.crd import API_VERSION
+from fragrance_api.release import FragranceReleaseSpec
 
 Track = Literal["stable", "canary"]
 SERVING_PORT = 8000

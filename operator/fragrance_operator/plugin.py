@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from fragrance_operator.api.crd import API_VERSION
+from fragrance_api.crd import API_VERSION
 from fragrance_operator.handlers.release import ACTION_ANNOTATION
 
 ACTIONS = ("promote", "abort", "pause", "resume", "retry")

@@ -1,4 +1,4 @@
-"""``fragrance preflight``: the seeds' T-1 checks that make sense before a release.
+"""``fragrance preflight``: the T-1 checks that make sense before a release.
 
 CRDs installed, Prometheus reachable, traffic object present, the TuningPolicy found with
 its guards enabled, every model of the stable track healthy, VRAM headroom above the floor.
@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fragrance_api.crd import API_VERSION, KINDS
+from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.api.crd import API_VERSION, KINDS
-from fragrance_operator.api.policy import TuningPolicySpec
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_operator.canary.capacity import headroom_query
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def _policy(kube: Kube, namespace: str, spec: FragranceReleaseSpec) -> list[Find
 
 
 def _on(enabled: bool) -> str:
-    return "enabled" if enabled else "disabled: the seeds require it in production"
+    return "enabled" if enabled else "disabled: production needs it"
 
 
 def _models(prom: Prometheus, release: str, spec: FragranceReleaseSpec) -> list[Finding]:
@@ -84,11 +85,10 @@ def _models(prom: Prometheus, release: str, spec: FragranceReleaseSpec) -> list[
     return findings
 
 
-def _vram(prom: Prometheus, release: str, spec: FragranceReleaseSpec) -> Finding:
+def _vram(prom: Prometheus, release: str, namespace: str, spec: FragranceReleaseSpec) -> Finding:
     if not spec.workload.gpus_per_replica:
         return Finding("vramHeadroom", True, "the release requests no GPUs")
-    sel = f'{{release="{release}",track="stable"}}'
-    answer = prom.query(f"min(1 - gpu_memory_used_bytes{sel} / gpu_memory_total_bytes{sel})")
+    answer = prom.query(headroom_query(release, namespace, "stable"))
     floor = spec.scaling.vram_headroom_min
     if not answer.samples:
         return Finding("vramHeadroom", False, f"no data ({answer.error or 'no series'})")
@@ -109,5 +109,5 @@ def run(kube: Kube, prom: Prometheus, namespace: str, name: str) -> list[Finding
     findings.append(_traffic(kube, namespace, spec))
     findings += _policy(kube, namespace, spec)
     findings += _models(prom, name, spec)
-    findings.append(_vram(prom, name, spec))
+    findings.append(_vram(prom, name, namespace, spec))
     return findings

@@ -1,35 +1,35 @@
 """The rayServe provider: a release's versions as Serve applications, its split as a router.
 
-``<release>-stable`` and ``<release>-canary`` are Serve applications of the serving app in
-one Ray cluster; ``traffic.rayServe.routerApplication`` sends ``weight`` percent to the
-canary. Everything goes through the Serve REST API (the shape a KubeRay ``serveConfigV2``
-carries in a cluster). A PUT replaces every application on the cluster, so each write
-reads the deployed set, replaces this release's three entries and keeps the rest, under a
-lock shared by all releases of this operator.
-
-Safety of the split: the canary application is removed only once the router's *deployed*
-weight was already 0 at the start of the tick, so no request is routed to a canary that is
-going away; the stable application keeps its deployed config (an older version cannot be
-rebuilt from the current spec) and is rebuilt only when it takes the promoted version.
+A release's two versions are Serve applications of the serving app in one Ray cluster, in
+two slots; ``traffic.rayServe.routerApplication`` sends ``weight`` percent to the canary's.
+Which applications to write is decided by :mod:`fragrance_operator.serve_plan` (pure);
+this module reads and writes them through the Serve REST API (the shape a KubeRay
+``serveConfigV2`` carries in a cluster). A PUT replaces every application on the cluster,
+so each write reads the deployed set and replaces this release's entries, under a lock
+shared by all releases of this operator.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from pydantic import ValidationError
 
-from fragrance_operator import serve_config
+from fragrance_api import serve_app
+from fragrance_api.crd import API_VERSION
+from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_operator import serve_plan
 from fragrance_operator.adapters.kubernetes import Kube
-from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
-from fragrance_operator.api.crd import API_VERSION
-from fragrance_operator.api.policy import TuningPolicySpec
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_operator.adapters.ray_serve import ServeError, ServeProxy, ServeREST
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.machine import Rollout
 
 _LOCK = threading.Lock()
+#: A brief request's deadline in the serving app (AppArgs.timeoutSeconds), and a margin.
+DRAIN_SECONDS = 35.0
 
 
 class RayServeDriver:
@@ -43,6 +43,10 @@ class RayServeDriver:
     ) -> None:
         self.rest, self.models_dir, self.upstream = rest, models_dir, upstream
         self.checkpoints, self.kube = checkpoints, kube
+        self._rerouted: set[str] = set()  # routers written this tick, not yet in effect
+        self.proxy = ServeProxy(upstream)
+        # router -> (its routes, in effect since)
+        self._effective: dict[str, tuple[dict[str, Any], float]] = {}
 
     def _policy(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> dict[str, Any]:
         """The referenced TuningPolicy's spec (defaults when absent or invalid)."""
@@ -59,19 +63,17 @@ class RayServeDriver:
 
     # --- reading ---------------------------------------------------------------------
     def _deployed(self) -> dict[str, dict[str, Any]]:
-        return self.rest.applications()
-
-    @staticmethod
-    def _config(app: dict[str, Any] | None) -> dict[str, Any] | None:
-        return (app or {}).get("deployed_app_config")
+        return _configs(self.rest.applications())
 
     def ready(self, release: dict[str, Any], track: str, image: str | None) -> bool:
         if image is None:
             return False
-        name = serve_config.app_name(release["metadata"]["name"], track)
-        app = self._deployed().get(name) or {}
-        config = self._config(app) or {}
-        return app.get("status") == "RUNNING" and config.get("args", {}).get("image") == image
+        statuses = self.rest.applications()
+        deployed = _configs(statuses)
+        slot = serve_plan.roles(release["metadata"]["name"], deployed.get(self._router(release)))
+        name = slot.stable if track == "stable" else slot.canary
+        app = statuses.get(name) or {}
+        return app.get("status") == "RUNNING" and serve_plan.image(deployed.get(name)) == image
 
     def replicas(self, release: dict[str, Any], track: str) -> int | None:
         return None  # Serve sizes its replicas; the VRAM floor applies to GPU Deployments
@@ -82,15 +84,15 @@ class RayServeDriver:
     # --- writing ---------------------------------------------------------------------
     def set_weight(self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int) -> bool:
         """Only the router's weight; the applications follow in :meth:`converge`."""
+        name, router = release["metadata"]["name"], self._router(release)
         with _LOCK:
             deployed = self._deployed()
-            apps = {n: c for n, a in deployed.items() if (c := self._config(a)) is not None}
-            name = self._router_name(spec, release)
-            router = serve_config.router(release["metadata"]["name"], name, self.upstream, weight)
-            if apps.get(name) and _same(apps[name], router):
+            apps = serve_plan.weighted(deployed, name, router, spec.image, weight, self.upstream)
+            if deployed.get(router) and serve_plan.same(deployed[router], apps[router]):
                 return False
-            apps[name] = router
             self._put(list(apps.values()))
+            # Serve may still report the router RUNNING before it takes the new routes.
+            self._rerouted.add(router)
             return True
 
     def converge(
@@ -102,75 +104,65 @@ class RayServeDriver:
         stable_replicas: int | None = None,
     ) -> None:
         name = release["metadata"]["name"]
-        stable_name = serve_config.app_name(name, "stable")
-        canary_name = serve_config.app_name(name, "canary")
-        router_name = self._router_name(spec, release)
         policy = self._policy(release, spec)
+
+        def build(app_name: str, track: str) -> dict[str, Any]:
+            args = serve_app.release_args(name, app_name, spec, self.models_dir, self.checkpoints)
+            faults = serve_app.release_faults(spec)
+            return serve_app.application(app_name, f"/{app_name}", args, policy, faults, track)
+
+        router = self._router(release)
         with _LOCK:
-            deployed = self._deployed()
-            apps = {n: c for n, a in deployed.items() if (c := self._config(a)) is not None}
-            before = dict(apps)
-            if r.stable_version and r.stable_image:
-                current = apps.get(stable_name)
-                image = (current or {}).get("args", {}).get("image")
-                if image != r.stable_image and spec.image == r.stable_image:
-                    apps[stable_name] = self._app(stable_name, name, "stable", spec, policy)
-                elif current is not None:
-                    apps[stable_name] = serve_config.with_policy(current, policy)
-            canary_wanted = r.canary_active and not r.canary_held and spec.image == r.canary_image
-            if canary_wanted:
-                wanted = self._app(canary_name, name, "canary", spec, policy)
-                if not apps.get(canary_name) or not _same(apps[canary_name], wanted):
-                    apps[canary_name] = wanted
-            elif r.weight == 0 and canary_name in apps:
-                router_weight = _weight(apps.get(router_name))
-                if router_weight == 0:  # deployed at 0 since an earlier tick: safe to remove
-                    del apps[canary_name]
-            if router_name not in apps:
-                apps[router_name] = serve_config.router(name, router_name, self.upstream, r.weight)
-            if any(not _same(before.get(n) or {}, app) for n, app in apps.items()) or set(
-                apps
-            ) != set(before):
+            statuses = self.rest.applications()
+            deployed = _configs(statuses)
+            running = {n for n, a in statuses.items() if a.get("status") == "RUNNING"}
+            settled = self._drained(
+                router,
+                router not in self._rerouted
+                and router in running
+                and serve_plan.in_effect(self.proxy.router_state(router), deployed.get(router)),
+                deployed.get(router),
+            )
+            apps = serve_plan.plan(
+                deployed, name, router, r, spec.image, build, policy, self.upstream,
+                running, settled,
+            )  # fmt: skip
+            self._rerouted.discard(router)
+            if serve_plan.changed(deployed, apps):
                 self._put(list(apps.values()))
 
-    def _app(
-        self,
-        app_name: str,
-        release: str,
-        track: str,
-        spec: FragranceReleaseSpec,
-        policy: dict[str, Any],
-    ) -> dict[str, Any]:
-        args = serve_config.release_args(release, track, spec, self.models_dir, self.checkpoints)
-        args["image"] = spec.image
-        return serve_config.application(
-            app_name, f"/{app_name}", args, policy, serve_config.release_faults(spec)
-        )
+    def _drained(self, router: str, in_effect: bool, config: dict[str, Any] | None) -> bool:
+        """The router's routes in effect for longer than a request may take: a request sent
+        under the routes before (up to the serving's 30 s deadline) has finished, so what
+        they named and these do not may go."""
+        routes = serve_plan.router_config(config)
+        if not in_effect:
+            self._effective.pop(router, None)
+            return False
+        seen, since = self._effective.get(router, (None, 0.0))
+        if seen != routes:
+            self._effective[router] = (routes, since := time.monotonic())
+        return time.monotonic() - since >= DRAIN_SECONDS
 
     @staticmethod
-    def _router_name(spec: FragranceReleaseSpec, release: dict[str, Any]) -> str:
-        configured = spec.traffic.ray_serve.router_application if spec.traffic.ray_serve else None
-        return configured or f"{release['metadata']['name']}-router"
+    def _router(release: dict[str, Any]) -> str:
+        """The router application's name (read from the object: ``ready`` has no spec)."""
+        traffic = (release.get("spec") or {}).get("traffic") or {}
+        configured = (traffic.get("rayServe") or {}).get("routerApplication")
+        return str(configured or f"{release['metadata']['name']}-router")
 
     def _put(self, apps: list[dict[str, Any]]) -> None:
         try:
             host, _, port = self.upstream.removeprefix("http://").partition(":")
-            self.rest.deploy(serve_config.deploy_config(apps, host, int(port or 8000)))
+            self.rest.deploy(serve_app.deploy_config(apps, host, int(port or 8000)))
         except ServeError as error:
             raise RuntimeError(f"Serve refused the release's applications: {error}") from error
 
 
-def _weight(app: dict[str, Any] | None) -> int | None:
-    for deployment in (app or {}).get("deployments") or []:
-        if deployment.get("name") == "Router":
-            return int((deployment.get("user_config") or {}).get("weight", 0))
-    return None
-
-
-def _same(deployed: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Equal in what we set (Serve adds defaults to what it reports back)."""
-    keys = ("import_path", "route_prefix", "args")
-    if any(deployed.get(k) != wanted.get(k) for k in keys):
-        return False
-    have = {d.get("name"): d.get("user_config") for d in deployed.get("deployments") or []}
-    return all(have.get(d["name"]) == d["user_config"] for d in wanted["deployments"])
+def _configs(statuses: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every application's deployed config, by name."""
+    return {
+        name: config
+        for name, app in statuses.items()
+        if (config := app.get("deployed_app_config")) is not None
+    }

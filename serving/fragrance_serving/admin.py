@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fragrance_serving.brief import Mode
+from fragrance_api.modes import Mode
 from fragrance_serving.ensemble import Ensemble
 
 

@@ -16,15 +16,19 @@ from typing import Annotated, Any, cast
 
 from fastapi import FastAPI, Header, HTTPException, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from ray import serve
+from ray.exceptions import RayError, RayTaskError
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
+from fragrance_api.modes import Mode
+from fragrance_api.serving_args import AppArgs
 from fragrance_serving import backends, policy_file
 from fragrance_serving.admin import Admin, AdminError, CacheTTL, ForcedMode
-from fragrance_serving.brief import BriefRequest, BriefResponse, FeedbackRequest, Mode
+from fragrance_serving.brief import BriefRequest, BriefResponse, FeedbackRequest
 from fragrance_serving.ensemble import Ensemble, GuardFailed, Unavailable
+from fragrance_serving.guards.upstream import UpstreamError
 from fragrance_serving.learning.worker import PPOWorker
 from fragrance_serving.metrics import ServingMetrics
 from fragrance_serving.settings import from_policy, parse_policy
@@ -36,45 +40,6 @@ api = FastAPI(
 )
 
 
-class ModelEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=63)
-    mode: Mode
-    backend: str = "torch"
-    path: str | None = None
-    endpoint: str | None = None
-    model: str | None = None
-    temperature: float | None = Field(default=None, gt=0, le=5)
-    faults: dict[str, float] = Field(default_factory=dict)
-
-
-class LearnerArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    enabled: bool = True
-    checkpoint_dir: str = Field(default="checkpoints", alias="checkpointDir")
-    pause_seconds: float = Field(default=1.0, ge=0, le=3600, alias="pauseSeconds")
-    seed: int = 0
-    num_gpus: float = Field(default=0, ge=0, le=8, alias="numGpus")
-
-
-class AppArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    release: str = "local"
-    track: str = "stable"
-    version: str = "local"
-    image: str | None = None  # recorded by the operator's rayServe provider
-    health_interval: float = Field(default=10.0, ge=0, le=3600, alias="healthIntervalSeconds")
-    models_dir: str = Field(default="models", alias="modelsDir")
-    models: list[ModelEntry] = Field(min_length=1, max_length=8)
-    policy: dict[str, Any] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600, alias="timeoutSeconds")
-    num_cpus: float = Field(default=0.1, gt=0, le=64, alias="numCpus")
-    learner: LearnerArgs | None = None
-
-
 def _replica_name() -> str:
     context = serve.get_replica_context()
     replica = getattr(context, "replica_id", None)
@@ -82,13 +47,27 @@ def _replica_name() -> str:
 
 
 class _HandleClient:
-    """A model deployment seen through its handle, as the ensemble's ModelClient."""
+    """A model deployment seen through its handle, as the ensemble's ModelClient.
+
+    Ray wraps what a replica raised in a RayTaskError; the ensemble decides on the model's
+    own :class:`UpstreamError` (its kind, its Retry-After), so that is what comes out. A
+    replica Ray could not reach (died, being replaced) is a connection failure: worth
+    another try, which Serve routes to a live replica.
+    """
 
     def __init__(self, handle: DeploymentHandle[Any]) -> None:
         self.handle = handle
 
     async def generate(self, prompt: str, attempt: int) -> str:
-        return str(await self.handle.generate.remote(prompt, attempt))
+        try:
+            return str(await self.handle.generate.remote(prompt, attempt))
+        except RayTaskError as error:
+            cause = error.cause
+            if isinstance(cause, UpstreamError):
+                raise UpstreamError(cause.kind, cause.detail, cause.retry_after) from None
+            raise UpstreamError("crash", type(cause).__name__) from None
+        except RayError as error:
+            raise UpstreamError("connection", type(error).__name__) from None
 
     async def health(self) -> float:
         return float(await self.handle.health.remote())
@@ -119,10 +98,9 @@ class BriefAPI:
     ) -> None:  # fmt: skip
         self.learner, self.version = learner, version
         self.release, self.replica = release, _replica_name()
-        self.serving_metrics = ServingMetrics(release, track)
         clients = {name: (mode, _HandleClient(h)) for name, (mode, h) in models.items()}
         self.ensemble = Ensemble(
-            clients, from_policy(parse_policy(None)), self.serving_metrics, timeout
+            clients, from_policy(parse_policy(None)), ServingMetrics(release, track), timeout
         )
         self.admin = Admin(self.ensemble)
         self._stop = threading.Event()
@@ -139,8 +117,10 @@ class BriefAPI:
             await asyncio.sleep(self._health_every)
 
     def reconfigure(self, config: dict[str, Any]) -> None:
-        """The TuningPolicy's serving settings, live (Ray Serve user_config)."""
+        """The TuningPolicy's serving settings and this app's track, live (user_config)."""
         self.ensemble.reconfigure(from_policy(parse_policy(config.get("policy"))))
+        if config.get("track"):
+            self.ensemble.retrack(str(config["track"]))
 
     def _sweep(self) -> None:
         while not self._stop.wait(self.ensemble.settings.cache_cleanup):
@@ -153,9 +133,14 @@ class BriefAPI:
             # Already validated: serialise once, skipping FastAPI's second validation.
             return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
         except Unavailable as error:
-            raise HTTPException(503, str(error)) from error
+            return self._error(503, "no_model_answered", str(error))
         except GuardFailed as error:
-            raise HTTPException(502, str(error)) from error
+            return self._error(502, "no_valid_brief", str(error))
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> JSONResponse:
+        """A brief request no model could answer: a stable body a client can branch on."""
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
     @api.post("/v1/feedback", status_code=202)
     async def feedback(self, request: FeedbackRequest) -> dict[str, str]:
@@ -189,7 +174,7 @@ class BriefAPI:
     @api.get("/metrics", response_class=PlainTextResponse)
     async def metrics(self) -> Response:
         self.ensemble.refresh_gauges()
-        text = self.serving_metrics.render()
+        text = self.ensemble.metrics.render()
         if self.learner is not None:
             text += await self.learner.metrics_text.remote()
         return Response(text, media_type="text/plain; version=0.0.4")

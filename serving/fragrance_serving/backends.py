@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from fragrance_serving.guards.upstream import UpstreamError, retry_after, status_kind
+
 SYSTEM_PROMPT = (
     "You write perfume briefs. Answer with one JSON object only, with the keys description "
     "(string), notes (list of strings), families (list of strings), intensity (0-100) and "
@@ -27,7 +29,7 @@ SYSTEM_PROMPT = (
 HEALTH_PROMPT = "a calm fresh scent for the office"
 
 
-class ModelFailure(Exception):
+class ModelFailure(UpstreamError):
     """The backend did not answer (injected or real)."""
 
 
@@ -102,10 +104,20 @@ class OpenAIBackend:
             body["response_format"] = {"type": "json_object"}
         try:
             answer = await self.client.post(self.url, json=body)
-            answer.raise_for_status()
+        except httpx.TimeoutException as error:
+            raise ModelFailure("timeout", f"{self.url}: {type(error).__name__}") from error
+        except httpx.TransportError as error:
+            raise ModelFailure("connection", f"{self.url}: {type(error).__name__}") from error
+        if answer.status_code >= 400:
+            raise ModelFailure(
+                status_kind(answer.status_code),
+                f"{self.url}: HTTP {answer.status_code}",
+                retry_after(answer.headers.get("Retry-After")),
+            )
+        try:
             return str(answer.json()["choices"][0]["message"]["content"])
-        except (httpx.HTTPError, KeyError, IndexError, ValueError) as error:
-            raise ModelFailure(f"{self.url}: {type(error).__name__}") from error
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise ModelFailure("bad_response", f"{self.url}: {type(error).__name__}") from error
 
 
 class Model:
@@ -122,7 +134,7 @@ class Model:
             await asyncio.sleep(faults.delay_seconds)
         roll = self._random.random()
         if roll < faults.error_rate:
-            raise ModelFailure("injected failure (faults.errorRate)")
+            raise ModelFailure("server_error", "injected failure (faults.errorRate)")
         if roll < faults.error_rate + faults.garbage_rate:
             return "I think the perfume should be {nice, fresh"  # not JSON
         return await self.backend.complete(prompt)

@@ -1,4 +1,4 @@
-"""The wire types of the brief API (DESIGN §3): what a caller sends and what a model must return."""
+"""The wire types of the brief API: what a caller sends and what a model must return."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-Mode = Literal["fast", "balanced", "creative"]
-MODES: tuple[Mode, ...] = ("fast", "balanced", "creative")
-#: A breaker that opens downshifts to the next cheaper, steadier mode.
+from fragrance_api.modes import Mode
+
+#: A mode that cannot answer hands the request to the next cheaper, steadier mode.
 DOWNSHIFT: dict[Mode, Mode | None] = {"creative": "balanced", "balanced": "fast", "fast": None}
+#: Why a request left the mode it asked for.
+DownshiftReason = Literal["breakerOpen", "upstreamErrors", "unloaded", "noModel", "deadline"]
 MAX_PROMPT_CHARS = 2000
 
 NOTES = (
@@ -63,6 +65,16 @@ class BriefResponse(Wire):
     cached: bool
     retries: int = Field(description="Times the model was asked again by the JSON guard.")
     fallback: bool
+    downshift_reason: DownshiftReason | None = Field(
+        default=None,
+        description="Why the requested mode did not answer: its breaker was open, its "
+        "attempts ended on upstream errors (5xx, timeout, connection, 429), it is unloaded, "
+        "no model serves it, or the request's deadline passed.",
+    )
+    unanswered: str | None = Field(
+        default=None,
+        description="Set on a fallback served because no mode answered: what each mode met.",
+    )
 
 
 class FeedbackRequest(Wire):

@@ -41,9 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray import serve
 
-    from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
-    from fragrance_operator.serve_config import application, deploy_config
-    from fragrance_serving.app import AppArgs
+    from fragrance_api.serving_args import AppArgs
+    from fragrance_serving.app import app
 
     config = load_config(args.config)
     try:
@@ -58,14 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         dashboard_host="127.0.0.1",
         dashboard_port=args.dashboard_port,
     )
-    rest = ServeREST(f"http://127.0.0.1:{args.dashboard_port}")
-    app = application(args.name, args.route_prefix, config)
+    serve.start(http_options={"host": args.host, "port": args.port})
     try:
-        rest.wait_reachable()
-        rest.deploy(deploy_config([app], args.host, args.port))
-        rest.wait_running([args.name])
-    except ServeError as error:
-        print(error, file=sys.stderr)
+        serve.run(app(config), name=args.name, route_prefix=args.route_prefix)
+    except Exception as error:  # the app's own error, reported once: the process ends
+        print(f"the application did not start: {error}", file=sys.stderr)
         ray.shutdown()
         return 1
     url = f"http://{args.host}:{args.port}{args.route_prefix}"

@@ -1,8 +1,12 @@
-"""One brief request through the guards (DESIGN §3), independent of Ray and HTTP.
+"""One brief request through the guards, independent of Ray and HTTP.
 
-mode (caller's or the distribution's) -> cache -> the model's breaker (open: downshift
-creative -> balanced -> fast) -> model call with a timeout -> JSON hard guard (retries with
-backoff, then a marked fallback). Every step is counted in :class:`ServingMetrics`.
+mode (caller's or the distribution's) -> cache -> for each mode of the downshift path
+(creative -> balanced -> fast): the model's breaker -> model calls, each within the
+request's deadline -> JSON hard guard (a bad answer or a transient upstream failure is asked
+again with backoff, from one attempt budget). A mode whose breaker is open or whose attempts
+ended on upstream failures hands the request to the next mode; only when no mode answered
+does the caller get the marked fallback or a 503. Every step is counted in
+:class:`ServingMetrics`.
 """
 
 from __future__ import annotations
@@ -15,10 +19,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fragrance_serving.brief import MODES, BriefRequest, BriefResponse, FeedbackRequest, Mode
+from fragrance_api.modes import MODES, Mode
+from fragrance_serving.brief import (
+    BriefRequest,
+    BriefResponse,
+    DownshiftReason,
+    FeedbackRequest,
+    fallback_brief,
+)
 from fragrance_serving.guards.breaker import Breaker
 from fragrance_serving.guards.cache import BriefCache
 from fragrance_serving.guards.json_guard import guarded
+from fragrance_serving.guards.upstream import KINDS, UpstreamError
 from fragrance_serving.metrics import ServingMetrics
 from fragrance_serving.routing import ModeRouter, downshift_path
 from fragrance_serving.settings import ServingSettings
@@ -36,11 +48,15 @@ class ModelClient(Protocol):
 
 
 class Unavailable(Exception):
-    """No model can answer: the API says 503."""
+    """No mode answered and fallback is disabled: the API says 503."""
 
 
 class GuardFailed(Exception):
     """Every attempt failed and fallback is disabled: the API says 502."""
+
+
+class BreakerOpen(Exception):
+    """The model's breaker admits no call now."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,9 @@ class Health:
     healthy: bool
     latency: float | None
     detail: str = ""
+
+
+STATUSES = ("200", "500", "502", "503")  # what ``brief`` counts a request as
 
 
 class Ensemble:
@@ -63,7 +82,8 @@ class Ensemble:
     ) -> None:
         self.clients = {name: client for name, (_, client) in models.items()}
         self.mode_models: dict[Mode, str] = {mode: name for name, (mode, _) in models.items()}
-        self.settings, self.metrics, self.timeout, self.sleep = settings, metrics, timeout, sleep
+        self.settings, self.metrics, self.sleep, self.clock = settings, metrics, sleep, clock
+        self.timeout = timeout  # the whole request's, across retries and downshifts
         self.router = ModeRouter(settings.weights)
         self.cache = BriefCache(
             settings.cache_size, settings.cache_ttl, clock, enabled=settings.cache_enabled
@@ -71,8 +91,31 @@ class Ensemble:
         self.breakers = {name: Breaker(settings.breaker_for(name), clock) for name in models}
         self.unloaded: set[str] = set()
         self.feedback: deque[FeedbackRequest] = deque(maxlen=10_000)
-        for name in models:
-            metrics.breaker.labels(**metrics.base, model=name).set(0)
+        self._start_series()
+
+    def _start_series(self) -> None:
+        m = self.metrics
+        for name in self.clients:
+            self._breaker_gauge(name)
+            # At 0 from the start: rate() never counts a series' first sample.
+            m.upstream_retries.labels(**m.base, model=name)
+            for kind in KINDS:
+                m.upstream_errors.labels(**m.base, model=name, kind=kind)
+        for mode in self.mode_models:
+            # The gate's error ratios see a failing canary's first errors only if their
+            # series already exist: every status this app answers with, at 0.
+            for status in STATUSES:
+                m.http.labels(**m.base, mode=mode, status=status)
+
+    def retrack(self, track: str) -> None:
+        """This application changed roles (a promotion): its series go on under ``track``.
+
+        They start again from zero rather than carry the other track's counts: the canary's
+        requests must not be read later as the stable's.
+        """
+        if track != self.metrics.base["track"]:
+            self.metrics = ServingMetrics(self.metrics.base["release"], track)
+            self._start_series()
 
     def reconfigure(self, settings: ServingSettings) -> None:
         """Live: new thresholds from the next request; nothing restarts, nothing is dropped."""
@@ -84,10 +127,11 @@ class Ensemble:
 
     async def brief(self, request: BriefRequest) -> BriefResponse:
         started = time.perf_counter()
+        deadline = self.clock() + self.timeout
         requested = self.router.choose(request.mode)
         status, answered = "500", requested
         try:
-            response = await self._answer(request, requested)
+            response = await self._answer(request, requested, deadline)
             status, answered = "200", response.mode
             return response
         except Unavailable:
@@ -103,7 +147,9 @@ class Ensemble:
             if status == "200":
                 self.router.served(answered)
 
-    async def _answer(self, request: BriefRequest, requested: Mode) -> BriefResponse:
+    async def _answer(
+        self, request: BriefRequest, requested: Mode, deadline: float
+    ) -> BriefResponse:
         m = self.metrics
         if requested in CACHED_MODES:
             cached: BriefResponse | None = self.cache.get(request.prompt, requested)
@@ -114,36 +160,99 @@ class Ensemble:
             if cached is not None:
                 return cached.model_copy(update={"id": _new_id(), "cached": True})
         path = downshift_path(requested) if self.settings.auto_downshift else [requested]
+        why: DownshiftReason | None = None
+        failures: list[str] = []
         for mode in path:
             name = self.mode_models.get(mode)
-            if name is None or name in self.unloaded or not self.breakers[name].allow():
-                continue
-            if mode != requested:
-                self.router.downshifted(requested, mode)
-                m.downshifts.labels(**m.base, from_mode=requested, to_mode=mode).inc()
-            response = await self._generate(request, requested, mode, name)
-            if mode in CACHED_MODES and not response.fallback:
-                self.cache.put(request.prompt, mode, response)
-            return response
-        raise Unavailable(f"no model can serve mode {requested}: breakers open or unloaded")
+            reason: DownshiftReason
+            if name is None:
+                reason = "noModel"
+            elif name in self.unloaded:
+                reason = "unloaded"
+            elif self.clock() >= deadline:
+                reason = "deadline"
+            else:
+                try:
+                    response = await self._generate(request, requested, mode, name, deadline)
+                except BreakerOpen:
+                    reason = "breakerOpen"
+                except UpstreamError as error:
+                    reason = "upstreamErrors"
+                    failures.append(f"{mode}: upstream {error.kind}")
+                else:
+                    if why is not None:
+                        self.router.downshifted(requested, mode)
+                        m.downshifts.labels(
+                            **m.base, from_mode=requested, to_mode=mode, reason=why
+                        ).inc()
+                        response.downshift_reason = why
+                    if mode in CACHED_MODES and not response.fallback:
+                        self.cache.put(request.prompt, mode, response)
+                    return response
+            why = why or reason
+            if reason != "upstreamErrors":
+                failures.append(f"{mode}: {reason}")
+        detail = "; ".join(failures) or "no model serves it"
+        if self.settings.guard.fallback_enabled:
+            return self._fallback(requested, detail)
+        raise Unavailable(f"no mode could answer a {requested} request ({detail})")
+
+    def _fallback(self, requested: Mode, detail: str) -> BriefResponse:
+        """No mode answered: the marked fallback brief, counted as such."""
+        m = self.metrics
+        m.fallbacks.labels(**m.base).inc()
+        m.briefs.labels(**m.base, result="unanswered").inc()
+        return BriefResponse(
+            id=_new_id(),
+            brief=fallback_brief(),
+            mode=requested,
+            requested_mode=requested,
+            model=self.mode_models.get(requested, ""),
+            cached=False,
+            retries=0,
+            fallback=True,
+            unanswered=detail,
+        )
 
     async def _generate(
-        self, request: BriefRequest, requested: Mode, mode: Mode, name: str
+        self, request: BriefRequest, requested: Mode, mode: Mode, name: str, deadline: float
     ) -> BriefResponse:
         m, client, breaker = self.metrics, self.clients[name], self.breakers[name]
+        upstream_failed = False
+
+        def remaining() -> float:
+            return deadline - self.clock()
 
         async def call(attempt: int) -> str:
+            nonlocal upstream_failed
+            left = remaining()
+            if left <= 0:
+                raise UpstreamError("timeout", "the request's deadline passed")
+            if not breaker.allow():
+                raise BreakerOpen(name)
+            if upstream_failed:
+                m.upstream_retries.labels(**m.base, model=name).inc()
             m.requests.labels(**m.base, model=name, mode=mode).inc()
-            return await asyncio.wait_for(client.generate(request.prompt, attempt), self.timeout)
-
-        try:
-            outcome = await guarded(call, self.settings.guard, self.sleep)
-        except Exception as error:  # the model did not answer: timeout, 5xx, crash
+            try:
+                text = await asyncio.wait_for(client.generate(request.prompt, attempt), left)
+            except UpstreamError as error:
+                failure = error
+            except TimeoutError:
+                failure = UpstreamError("timeout", f"no answer within {left:.1f}s")
+            except Exception as error:  # a bug in the model's code: not asked again
+                failure = UpstreamError("crash", type(error).__name__)
+            else:
+                upstream_failed = False
+                breaker.record(True)
+                self._breaker_gauge(name)
+                return text
+            upstream_failed = True
             breaker.record(False)
             self._breaker_gauge(name)
-            raise Unavailable(f"model {name} failed: {type(error).__name__}") from error
-        breaker.record(True)
-        self._breaker_gauge(name)
+            m.upstream_errors.labels(**m.base, model=name, kind=failure.kind).inc()
+            raise failure
+
+        outcome = await guarded(call, self.settings.guard, self.sleep, remaining)
         if outcome.parse_failures:
             m.parse_failures.labels(**m.base, model=name).inc(outcome.parse_failures)
         m.retries.labels(**m.base).observe(outcome.retries)

@@ -1,4 +1,4 @@
-"""The serving's Prometheus series (DESIGN §3), each with ``release`` and ``track`` labels.
+"""The serving's Prometheus series, each with ``release`` and ``track`` labels.
 
 One registry per ensemble (so tests and several apps in one process do not collide),
 rendered at ``GET /metrics``. GPU memory comes from NVML and is absent without a GPU.
@@ -20,13 +20,21 @@ class _GPUMemory(Collector):
     def __init__(self, labels: dict[str, str]) -> None:
         self.labels = labels
 
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        names = [*self.labels, "gpu"]
+        used = GaugeMetricFamily("gpu_memory_used_bytes", "GPU memory used (NVML).", labels=names)
+        total = GaugeMetricFamily("gpu_memory_total_bytes", "GPU memory (NVML).", labels=names)
+        return used, total
+
+    def describe(self):  # type: ignore[no-untyped-def]
+        """The series, with no samples: what a GPU would show (read by the contract test)."""
+        yield from self._families()
+
     def collect(self):  # type: ignore[no-untyped-def]
         readings = gpu.memory()
         if not readings:
             return
-        names = [*self.labels, "gpu"]
-        used = GaugeMetricFamily("gpu_memory_used_bytes", "GPU memory used (NVML).", labels=names)
-        total = GaugeMetricFamily("gpu_memory_total_bytes", "GPU memory (NVML).", labels=names)
+        used, total = self._families()
         for reading in readings:
             values = [*self.labels.values(), str(reading.index)]
             used.add_metric(values, reading.used)
@@ -60,9 +68,20 @@ class ServingMetrics:
         )  # fmt: skip
         self.fallbacks = counter("llm_json_fallback_used", "Fallback briefs served.")
         self.schema_fixes = counter("llm_schema_fix_count", "Answers repaired by the guard.")
-        self.briefs = counter("llm_brief", "Briefs by result (ok, fallback, invalid).", "result")
+        self.briefs = counter(
+            "llm_brief", "Briefs by result (ok, fallback, invalid, unanswered).", "result"
+        )
         self.breaker = gauge("circuit_breaker_state", "0 closed, 1 half-open, 2 open.", "model")
-        self.downshifts = counter("llm_mode_downshift", "Mode downshifts.", "from_mode", "to_mode")
+        self.downshifts = counter(
+            "llm_mode_downshift", "Requests answered by a cheaper mode, and why.",
+            "from_mode", "to_mode", "reason",
+        )  # fmt: skip
+        self.upstream_errors = counter(
+            "llm_upstream_errors", "Model calls with no usable answer, by kind.", "model", "kind"
+        )
+        self.upstream_retries = counter(
+            "llm_upstream_retries", "Model calls made again after an upstream error.", "model"
+        )
         self.cache_hits = counter("cache_hits", "Cache hits.", "mode")
         self.cache_misses = counter("cache_misses", "Cache misses.", "mode")
         self.cache_hit_rate = gauge("cache_hit_rate", "Hit rate since start.", "mode")

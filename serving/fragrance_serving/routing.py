@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 
-from fragrance_serving.brief import DOWNSHIFT, MODES, Mode
+from fragrance_api.modes import MODES, Mode
+from fragrance_serving.brief import DOWNSHIFT
 
 
 class ModeRouter:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from fragrance_operator.api.policy import TuningPolicySpec
-from fragrance_serving.brief import Mode
+from fragrance_api.modes import Mode
+from fragrance_api.policy import TuningPolicySpec
 from fragrance_serving.guards.breaker import BreakerSettings
 from fragrance_serving.guards.json_guard import GuardSettings
 

@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 from kopf.testing import KopfRunner
 
+from fragrance_dev.cluster import LocalCluster
 from fragrance_operator.canary.status import seconds
-from fragrance_operator.devcluster import LocalCluster
 from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
     _release,
     operator,
@@ -51,8 +51,9 @@ def test_sustained_load_scales_up_after_vram_and_breach_then_down_after_cooldown
     serving_exporter: ServingExporter,
     release_name: str,
 ) -> None:
-    # 40 rps over 2 replicas against a target of 10 per replica: 4 replicas wanted.
-    serving_exporter.set(release_name, track="stable", rps=40.0, vram_used_fraction=0.85)
+    # 35 rps over 2 replicas against a target of 10 per replica: 4 replicas wanted (any
+    # measured rate in (30, 40] asks for 4, so the scrape's noise does not change the answer).
+    serving_exporter.set(release_name, track="stable", rps=35.0, vram_used_fraction=0.85)
     _apply(cluster, namespace, release_name)
     stable = f"{release_name}-stable"
     wait_for(lambda: _replicas(cluster, namespace, stable) == 2, "v1 with 2 replicas")

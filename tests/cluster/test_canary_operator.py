@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kopf.testing import KopfRunner
 
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_dev.cluster import LocalCluster
 from tests.helpers import release_manifest, wait_for
 from tests.prometheus_server import PrometheusServer, free_port
 from tests.serving_exporter import ServingExporter

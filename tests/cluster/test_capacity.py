@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from kopf.testing import KopfRunner
 
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_dev.cluster import LocalCluster
 from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
     _promoted,
     _release,

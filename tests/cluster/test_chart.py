@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_dev.cluster import LocalCluster
 from tests.cluster.test_canary_operator import CPU_ONLY, _promoted, _start
 from tests.helpers import ROOT
 from tests.prometheus_server import PrometheusServer

@@ -1,4 +1,4 @@
-"""The commands: `fragrance gate` (the seeds' exit codes, a JSON report) and `preflight`."""
+"""The commands: `fragrance gate` (exit codes by decision, a JSON report) and `preflight`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_dev.cluster import LocalCluster
 from tests.helpers import ROOT, wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter

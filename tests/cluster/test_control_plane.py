@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from fragrance_operator.devcluster import Layout, LocalCluster
-from fragrance_operator.devcluster.processes import recorded
+from fragrance_dev.cluster import Layout, LocalCluster
+from fragrance_dev.cluster.processes import recorded
 from tests.helpers import ROOT, wait_for
 
 

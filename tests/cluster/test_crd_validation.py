@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from fragrance_operator.api import FragranceRelease, TuningPolicy
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_api import FragranceRelease, TuningPolicy
+from fragrance_dev.cluster import LocalCluster
 from tests.helpers import INVALID, SAMPLES, expectations, load
 
 MODELS: dict[str, Any] = {"FragranceRelease": FragranceRelease, "TuningPolicy": TuningPolicy}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from fragrance_operator.api.policy import TuningPolicySpec
-from fragrance_operator.api.release import FragranceReleaseSpec
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_dev.cluster import LocalCluster
 from tests.helpers import ROOT
 
 DEPLOY = ROOT / "deploy"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_dev.cluster import LocalCluster
 from tests.cluster.test_canary_operator import CPU_ONLY, _promoted, _start
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter

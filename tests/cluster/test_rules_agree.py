@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from fragrance_operator.api import FragranceRelease, TuningPolicy
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_api import FragranceRelease, TuningPolicy
+from fragrance_dev.cluster import LocalCluster
 
 T = TypeVar("T")
 SETTINGS = settings(

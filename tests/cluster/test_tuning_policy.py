@@ -1,5 +1,5 @@
 """TuningPolicy end to end: settings pushed to the releases using it, status from a real
-Prometheus, TuningComplete by the seeds' criteria, and ``fragrance tuning-check``."""
+Prometheus, TuningComplete by its 48-hour criteria, and ``fragrance tuning-check``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from kopf.testing import KopfRunner
 
-from fragrance_operator.devcluster import LocalCluster
+from fragrance_dev.cluster import LocalCluster
 from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
     CPU_ONLY,
     ROUTE,

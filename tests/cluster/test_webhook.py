@@ -10,8 +10,8 @@ import pytest
 import yaml
 from kopf.testing import KopfRunner
 
-from fragrance_operator.devcluster import LocalCluster
-from fragrance_operator.devcluster.pki import CertificateAuthority
+from fragrance_dev.cluster import LocalCluster
+from fragrance_dev.cluster.pki import CertificateAuthority
 from tests.cluster.test_canary_operator import _release
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer, free_port

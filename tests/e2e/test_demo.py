@@ -1,4 +1,4 @@
-"""The main job end to end: ``fragrance demo`` (shortened) on this machine.
+"""The main job end to end: ``fragrance-dev demo`` (shortened) on this machine.
 
 The local control plane, a real Prometheus, a local Ray Serve with the project's torch
 models, the operator with the rayServe provider and a steady client: v2 is promoted through
@@ -8,6 +8,7 @@ weights change.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_demo_promotes_v2_rolls_back_v3_and_loses_no_request(
     demo_models: Path, tmp_path: Path
 ) -> None:
     demo = subprocess.Popen(
-        [sys.executable, "-m", "fragrance_operator.cli", "demo", "--fast",
+        [sys.executable, "-m", "fragrance_dev.cli", "demo", "--fast",
          "--models", str(demo_models), "--out", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
     )  # fmt: skip
@@ -52,3 +53,6 @@ def test_demo_promotes_v2_rolls_back_v3_and_loses_no_request(
     assert " 0 lost" in summary, summary
     assert "NO-GO" in summary.splitlines()[3], "v3's rollback came from the gate"
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["asPlanned"] is True
+    assert [r["outcome"] for r in written["rollouts"]] == ["Succeeded", "Succeeded", "RolledBack"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.api.release import FragranceReleaseSpec
 from fragrance_operator.evaluation import Evaluation, evaluate
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer
@@ -58,7 +58,7 @@ def _until(
     last: list[Evaluation] = []
 
     def reached() -> bool:
-        last[:] = [evaluate(prom, release, spec)]
+        last[:] = [evaluate(prom, release, "default", spec)]
         verdict = last[0].verdict
         agree = not every_check or all(c.result == decision for c in verdict.checks)
         return verdict.decision == decision and agree
@@ -68,6 +68,20 @@ def _until(
     except pytest.fail.Exception:
         pytest.fail(f"gate never {decision}; last: {last[0].verdict.summary}")
     return last[0]
+
+
+def _first(
+    prom: Prometheus, release: str, spec: FragranceReleaseSpec, ready: Any, what: str
+) -> Evaluation:
+    """Evaluate until ``ready(evaluation)`` holds (the data has reached Prometheus)."""
+    seen: list[Evaluation] = []
+
+    def reached() -> bool:
+        seen[:] = [evaluate(prom, release, "default", spec)]
+        return bool(ready(seen[0]))
+
+    wait_for(reached, what, timeout=30)
+    return seen[0]
 
 
 def _check(evaluation: Evaluation, name: str) -> Any:
@@ -96,6 +110,18 @@ def test_5xx_spike_is_nogo(
     assert "errorRate5xx" in result.verdict.summary
 
 
+def test_backend_errors_hidden_by_retries_are_nogo(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    # Half the model calls fail, every one retried: users see no error at all.
+    serving_exporter.set(release_name, upstream_error=0.5)
+    result = _until(prom, release_name, _spec(), "NO-GO")
+    check = _check(result, "upstreamErrorRate")
+    assert check.result == "NO-GO"
+    assert check.value > 0.3
+    assert _check(result, "errorRate5xx").result == "GO"
+
+
 def test_creative_p95_over_budget_is_nogo(
     prom: Prometheus, serving_exporter: ServingExporter, release_name: str
 ) -> None:
@@ -106,8 +132,25 @@ def test_creative_p95_over_budget_is_nogo(
     assert _check(result, "latencyP95/fast").result == "GO"
 
 
+def test_a_p95_of_a_handful_of_requests_never_rolls_back(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    # 6 requests/s, 10% creative: about 3 creative requests a 5 s window, all very slow.
+    slow = {"fast": 0.8, "balanced": 1.5, "creative": 9.0}
+    serving_exporter.set(release_name, rps=6.0, latency=slow)
+    result = _first(
+        prom, release_name, _spec(),
+        lambda e: _check(e, "latencyP95/fast").value is not None,
+        "the fast mode's p95 in Prometheus",
+    )  # fmt: skip
+    creative = _check(result, "latencyP95/creative")
+    assert creative.result == "INCONCLUSIVE"
+    assert "fewer than 5 requests of this mode" in creative.message
+    assert result.verdict.decision != "NO-GO"
+
+
 def test_no_data_is_inconclusive_never_go(prom: Prometheus, release_name: str) -> None:
-    result = evaluate(prom, release_name, _spec())
+    result = evaluate(prom, release_name, "default", _spec())
     assert result.verdict.decision == "INCONCLUSIVE"
     assert result.verdict.requests is None
     assert "minRequests" in result.verdict.summary
@@ -117,15 +160,11 @@ def test_too_few_requests_is_inconclusive(
     prom: Prometheus, serving_exporter: ServingExporter, release_name: str
 ) -> None:
     serving_exporter.set(release_name, rps=2.0)
-    spec = _spec(minRequests=100)
-    seen: list[Evaluation] = []
-
-    def counted() -> bool:
-        seen[:] = [evaluate(prom, release_name, spec)]
-        return seen[0].verdict.requests is not None and seen[0].verdict.requests > 0
-
-    wait_for(counted, "the canary's first requests in Prometheus", timeout=30)
-    verdict = seen[0].verdict
+    verdict = _first(
+        prom, release_name, _spec(minRequests=100),
+        lambda e: (e.verdict.requests or 0) > 0,
+        "the canary's first requests in Prometheus",
+    ).verdict  # fmt: skip
     assert verdict.decision == "INCONCLUSIVE"
     assert verdict.requests is not None
     assert verdict.requests < 100
@@ -172,7 +211,7 @@ def test_custom_metric_check(
 def test_prometheus_unreachable_is_inconclusive(release_name: str) -> None:
     down = Prometheus("http://127.0.0.1:9", timeout=1)
     try:
-        result = evaluate(down, release_name, _spec())
+        result = evaluate(down, release_name, "default", _spec())
     finally:
         down.close()
     assert result.verdict.decision == "INCONCLUSIVE"

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fragrance_api.serve_app import application, deploy_config
+from fragrance_dev.local_ray import LocalRay
 from fragrance_operator.adapters.ray_serve import ServeREST
-from fragrance_operator.serve_config import application, deploy_config
-from fragrance_serving.local_ray import LocalRay
 from tests.prometheus_server import free_port
 
 ADMIN_TOKEN = "test-admin-token"
@@ -55,7 +55,7 @@ def ray_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
     dashboard, port = free_port(), free_port()
     log = tmp_path_factory.mktemp("ray") / "ray.log"
     with LocalRay(dashboard, port, log) as ray:
-        rest = ServeREST(ray.dashboard_url)
+        rest = ray.rest()
         yield Serving(port, rest)
         rest.close()
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from fragrance_operator.api import FragranceRelease, TuningPolicy
-from fragrance_operator.api.base import parse_duration
-from fragrance_operator.api.policy import TuningPolicySpec
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_api import FragranceRelease, TuningPolicy
+from fragrance_api.base import parse_duration
+from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.release import FragranceReleaseSpec
 from tests.helpers import INVALID, SAMPLES, expectations, load
 
 KINDS: dict[str, Any] = {"FragranceRelease": FragranceRelease, "TuningPolicy": TuningPolicy}

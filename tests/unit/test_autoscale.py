@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.release_status import AutoscalingStatus
 from fragrance_operator import objects
-from fragrance_operator.api.release import FragranceReleaseSpec
-from fragrance_operator.api.release_status import AutoscalingStatus
 from fragrance_operator.canary.autoscale import Policy, State, gpu_limit, recommend, step
 from fragrance_operator.canary.autoscale_status import (
     autoscaling_body,
@@ -42,6 +42,14 @@ def test_scale_up_waits_for_a_sustained_breach() -> None:
     grown = step(still.state, POLICY, 10.0, now=1060)
     assert (grown.reason, grown.state.replicas, grown.state.last_scale_up) == ("ScaledUp", 4, 1060)
     assert grown.scaled
+
+
+def test_an_increase_held_by_the_vram_floor_does_not_compound() -> None:
+    # 4 replicas aimed for, 2 still running (the floor holds the write): the per-replica
+    # signal of those 2 still asks for 4, not for 4 scaled by it again.
+    held = State(4, last_scale_up=0)
+    again = step(held, POLICY, 10.0, now=100, serving=2)
+    assert (again.reason, again.state.replicas, again.recommended) == ("Steady", 4, 4)
 
 
 def test_a_breach_that_ends_restarts_the_window() -> None:

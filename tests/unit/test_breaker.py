@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from fragrance_serving.guards.breaker import Breaker, BreakerSettings, State
 
 
@@ -95,3 +97,22 @@ def test_disabled_never_opens_and_reconfigure_takes_new_thresholds() -> None:
     breaker.reconfigure(BreakerSettings(failure_threshold=0.2, minimum_calls=4, window_size=10))
     _calls(breaker, "s")
     assert breaker.state is State.OPEN, "1 of 5 = 20% under the new threshold"
+
+
+def test_the_default_window_does_not_open_on_a_steady_minority_of_failures() -> None:
+    # 20% of calls failing at random; 20-call windows at 50% opened this in CI.
+    rng = random.Random(11)
+    for _ in range(20):
+        breaker = Breaker(BreakerSettings(), Clock())
+        for _ in range(750):
+            assert breaker.allow()
+            breaker.record(rng.random() >= 0.2)
+        assert breaker.opened_count == 0
+
+
+def test_the_default_window_opens_on_a_dead_model_within_minimum_calls() -> None:
+    breaker = Breaker(BreakerSettings(), Clock())
+    _calls(breaker, "f" * (BreakerSettings().minimum_calls - 1))
+    assert breaker.state is State.CLOSED
+    _calls(breaker, "f")
+    assert breaker.state is State.OPEN

@@ -16,6 +16,8 @@ from fragrance_operator.canary.machine import (
     Rollout,
     advance,
     analysis_due,
+    quiet_until,
+    weight_set,
 )
 
 PLAN = Plan(
@@ -33,7 +35,9 @@ STABLE = Rollout(
 
 
 def run(rollout: Rollout, plan: Plan, now: float, **obs: object) -> Rollout:
-    return advance(rollout, plan, Observation(now=now, **obs)).rollout  # type: ignore[arg-type]
+    """One tick, with the data plane taking the new weight at once (as a converge does)."""
+    r = advance(rollout, plan, Observation(now=now, **obs)).rollout  # type: ignore[arg-type]
+    return weight_set(r, now) or r
 
 
 def started(plan: Plan = PLAN) -> Rollout:
@@ -154,6 +158,9 @@ def test_manual_promotion_waits_before_100_and_promote_finishes() -> None:
     r = go_through(started(plan), plan, ["GO"] * 6)
     assert (r.phase, r.pause_reason, r.weight) == ("Paused", PauseReason.AWAITING_PROMOTION, 25)
     t = advance(r, plan, Observation(now=500, action=Action.PROMOTE))
+    assert not t.action_consumed, "the canary is not Ready: 100% would go nowhere"
+    assert (t.rollout.promoting, t.rollout.weight) == (False, 25)
+    t = advance(r, plan, Observation(now=500, canary_ready=True, action=Action.PROMOTE))
     assert t.action_consumed
     assert (t.rollout.promoting, t.rollout.weight, t.rollout.stable_version) == (True, 100, "v2")
     r = run(t.rollout, plan, 510, stable_ready=True)
@@ -257,3 +264,109 @@ def test_no_gate_sequence_skips_a_step_or_promotes_past_a_nogo(
             assert r.stable_version == before.stable_version
         if r.phase != "Progressing":
             break
+
+
+def promoting(plan: Plan = PLAN) -> Rollout:
+    """All steps passed: the canary carries 100% while the stable track is rebuilt."""
+    r = go_through(started(plan), plan, ["GO"] * 8)
+    assert r.promoting, r
+    assert r.weight == 100
+    return r
+
+
+def test_a_new_spec_during_promotion_waits_for_the_stable_track() -> None:
+    r = promoting()
+    v3 = replace(PLAN, version="v3", image="serving:v3", spec_hash="h3")
+    held = run(r, v3, 1000, canary_ready=True, stable_ready=False)
+    assert (held.weight, held.promoting, held.canary_version) == (100, True, "v2")
+    done = run(held, v3, 1001, canary_ready=True, stable_ready=True)
+    assert (done.phase, done.weight, done.stable_version) == ("Succeeded", 0, "v2")
+    restarted = run(done, v3, 1002)
+    assert (restarted.phase, restarted.canary_version, restarted.weight) == ("Progressing", "v3", 0)
+
+
+def test_an_abort_during_promotion_waits_unconsumed() -> None:
+    r = promoting()
+    t = advance(r, PLAN, Observation(now=1000, canary_ready=True, action=Action.ABORT))
+    assert (t.rollout.weight, t.rollout.promoting) == (100, True)
+    assert not t.action_consumed, "the annotation stays for after the promotion"
+
+
+EVENTS = st.sampled_from(["tick", "stable-ready", "new-spec", "revert-spec", *Action])
+
+
+@settings(max_examples=300)
+@given(events=st.lists(EVENTS, max_size=30))
+def test_traffic_leaves_a_promoting_canary_only_for_a_ready_stable(events: list[object]) -> None:
+    """Whatever arrives during a promotion, weight drops below 100 only when the stable track
+    is Ready: the canary is what serves until then."""
+    plans = {
+        "new-spec": replace(PLAN, version="v3", image="serving:v3", spec_hash="h3"),
+        "revert-spec": replace(PLAN, version="v1", image="serving:v1", spec_hash="h1"),
+    }
+    r, plan, now = promoting(), PLAN, 1000.0
+    for event in events:
+        now += 1
+        before = r
+        plan = plans.get(str(event), plan)
+        stable_ready = event == "stable-ready"
+        action = event if isinstance(event, Action) else None
+        obs = Observation(now=now, canary_ready=True, stable_ready=stable_ready, action=action)
+        r = advance(r, plan, obs).rollout
+        if before.promoting and r.weight < 100:
+            assert stable_ready, f"{event} moved traffic off the canary during the promotion"
+
+
+def test_the_step_is_timed_from_when_its_weight_was_written() -> None:
+    r = go_through(started(), PLAN, ["GO"])  # 1% since 0, GO at 30
+    moved = advance(r, PLAN, Observation(now=60, canary_ready=True, gate=Gate("GO"))).rollout
+    assert (moved.weight, moved.weight_set_at) == (5, None)
+    assert not analysis_due(moved, PLAN, 200)  # not in the data plane: nothing to judge
+    written = weight_set(moved, 75)  # a busy operator wrote it 15 s after deciding
+    assert written is not None
+    assert weight_set(written, 80) is None  # recorded once
+    assert not analysis_due(written, PLAN, 104)
+    assert analysis_due(written, PLAN, 105)
+    held = run(written, PLAN, 105, canary_ready=True, gate=Gate("GO"))
+    assert held.weight == 5  # 30 s of 5% traffic < stepInterval 60 s
+    assert run(held, PLAN, 135, canary_ready=True, gate=Gate("GO")).weight == 25
+
+
+def test_a_gate_that_saw_the_previous_weight_or_is_old_decides_nothing() -> None:
+    r = replace(started(), weight_set_at=10)  # 1% written at 10
+    before = advance(r, PLAN, Observation(now=45, gate=Gate("NO-GO", evaluated_at=35)))
+    assert before.rollout.phase == "Progressing"
+    assert before.rollout.last_analysis_at is None
+    assert [e.reason for e in before.events] == ["GateDiscarded"]
+    assert "before this step's weight" in before.events[0].message
+    old = advance(r, PLAN, Observation(now=90, gate=Gate("NO-GO", evaluated_at=50)))
+    assert [e.reason for e in old.events] == ["GateDiscarded"]
+    # A slow answer is not an old one: the age counts from when the answers came back.
+    slow = Gate("NO-GO", evaluated_at=50, took=20)
+    assert advance(r, PLAN, Observation(now=90, gate=slow)).rollout.phase == "RolledBack"
+    fresh = advance(r, PLAN, Observation(now=45, gate=Gate("NO-GO", evaluated_at=44)))
+    assert fresh.rollout.phase == "RolledBack"
+
+
+def test_a_release_is_left_alone_only_while_nothing_can_change_by_itself() -> None:
+    assert quiet_until(STABLE, PLAN, 100, resync=10) == 110  # at rest: resync only
+    waiting = run(STABLE, PLAN, 0)  # the canary's pods are starting: watch readiness
+    assert quiet_until(waiting, PLAN, 5, resync=10) == 5
+    r = started()  # 1% written at 0: the next gate is due at 30
+    assert quiet_until(r, PLAN, 25, resync=10) == 30
+    assert quiet_until(r, PLAN, 5, resync=10) == 15
+    unwritten = replace(r, weight_set_at=None)
+    assert quiet_until(unwritten, PLAN, 5, resync=10) == 5
+    promoting = replace(r, promoting=True, weight=100)
+    assert quiet_until(promoting, PLAN, 5, resync=10) == 5
+    held = replace(r, phase="Paused", pause_reason=PauseReason.SCALE_UP_BLOCKED, weight=0)
+    assert quiet_until(held, PLAN, 5, resync=10) == 5  # headroom can come back any time
+
+
+def test_after_a_resume_the_next_window_starts_at_the_resume() -> None:
+    r = go_through(started(), PLAN, ["GO"])  # judged at 30
+    paused = run(r, PLAN, 40, action=Action.PAUSE)
+    resumed = run(paused, PLAN, 100, action=Action.RESUME)
+    assert not analysis_due(resumed, PLAN, 129)  # no window spans the pause
+    assert analysis_due(resumed, PLAN, 130)
+    assert quiet_until(resumed, PLAN, 101, resync=60) == 130

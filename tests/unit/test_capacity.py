@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.canary.admission import replicas_raised, review
 from fragrance_operator.canary.capacity import Capacity, allowed_replicas, headroom_query
 from fragrance_operator.canary.machine import Action, Observation, PauseReason, advance

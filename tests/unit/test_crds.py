@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from fragrance_operator.api import crd, generate
+from fragrance_api import crd
+from fragrance_api.generation import crds, generate
+from fragrance_operator.settings import table
 from tests.helpers import ROOT
 
 FORBIDDEN = {"$ref", "$defs", "const", "title", "anyOf", "allOf", "oneOf"}
@@ -25,7 +27,7 @@ def _walk(schema: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _root_schema(kind: crd.Kind) -> dict[str, Any]:
-    manifest = crd.crd_manifest(kind)
+    manifest = crds.crd_manifest(kind)
     schema: dict[str, Any] = manifest["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     return schema
 
@@ -33,6 +35,11 @@ def _root_schema(kind: crd.Kind) -> dict[str, Any]:
 def test_crds_directory_is_in_sync_with_the_models() -> None:
     stale = generate.stale(ROOT / "crds", ROOT / "docs" / "api-reference.md")
     assert stale == [], "run `make crds` and commit the result"
+
+
+def test_the_settings_table_is_in_sync_with_the_settings_model() -> None:
+    written = (ROOT / "docs" / "operator-settings.md").read_text()
+    assert written == table(), "run `make crds` and commit the result"
 
 
 @pytest.mark.parametrize("kind", crd.KINDS, ids=lambda k: k.kind)
@@ -56,7 +63,7 @@ def test_every_field_is_described(kind: crd.Kind) -> None:
 
 @pytest.mark.parametrize("kind", crd.KINDS, ids=lambda k: k.kind)
 def test_crd_names_and_columns(kind: crd.Kind) -> None:
-    manifest = crd.crd_manifest(kind)
+    manifest = crds.crd_manifest(kind)
     names = manifest["spec"]["names"]
     assert names["shortNames"] == [kind.short_name]
     assert names["categories"] == ["fragrance"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fragrance_serving.demo.client import HOT, MODES, request_body
+from fragrance_api.modes import MODES
+from fragrance_dev.demo.client import HOT, request_body
 
 
 def test_every_worker_sends_every_mode_evenly() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from fragrance_operator.api.release_status import FragranceReleaseStatus
-from fragrance_operator.canary.machine import Rollout
+from fragrance_api.release_status import FragranceReleaseStatus
+from fragrance_operator.canary.capacity import Capacity
+from fragrance_operator.canary.gate import CheckResult, Verdict
+from fragrance_operator.canary.machine import Finished, Rollout
 from fragrance_operator.canary.status import status_body
 
 PREVIOUS = FragranceReleaseStatus.model_validate(
@@ -30,3 +32,22 @@ def test_the_finished_rollouts_gate_stays_to_explain_it() -> None:
     assert "gate" not in body(Rollout(phase="Succeeded", stable_version="v2"))
     same_canary = Rollout(phase="Progressing", stable_version="v1", canary_version="v2")
     assert "gate" not in body(same_canary)
+
+
+def test_every_field_written_is_one_the_status_model_knows() -> None:
+    verdict = Verdict(
+        "NO-GO",
+        (CheckResult("errorRate", "NO-GO", 0.2, 0.05, "0.2 > 0.05"),),
+        120.0,
+        "errorRate 0.2 NO-GO",
+    )
+    done = Finished("v3", "RolledBack", "gate NO-GO")
+    rollout = Rollout(phase="RolledBack", stable_version="v2", canary_version="v3")
+    written = status_body(
+        rollout, generation=4, now=1_800_000_000.0, previous=PREVIOUS, verdict=verdict,
+        finished=done, capacity=Capacity(0.5, 0.2),
+    )  # fmt: skip
+    status = FragranceReleaseStatus.model_validate(written)
+    assert status.gate is not None
+    assert status.gate.checks[0].threshold == 0.05
+    assert status.history[-1].outcome == "RolledBack"

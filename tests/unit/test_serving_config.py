@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from fragrance_operator.api.policy import TuningPolicySpec
-from fragrance_operator.serve_config import application
-from fragrance_serving.app import AppArgs
+from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.serve_app import application
+from fragrance_api.serving_args import AppArgs
 from fragrance_serving.backends import Faults
 from fragrance_serving.brief import Brief
 from fragrance_serving.models import corpus
@@ -69,15 +69,15 @@ def test_corpus_lines_are_valid_briefs() -> None:
 
 
 def test_rayserve_apps_of_a_release_keep_live_settings_in_user_config() -> None:
-    from fragrance_operator.api.release import FragranceReleaseSpec
-    from fragrance_operator.ray_driver import _same, _weight
-    from fragrance_operator.serve_config import (
+    from fragrance_api.release import FragranceReleaseSpec
+    from fragrance_api.serve_app import (
         application,
         release_args,
         release_faults,
         router,
-        with_policy,
+        with_live,
     )
+    from fragrance_operator.serve_plan import same, weight
 
     spec = FragranceReleaseSpec.model_validate(
         {
@@ -87,21 +87,29 @@ def test_rayserve_apps_of_a_release_keep_live_settings_in_user_config() -> None:
             "traffic": {"provider": "rayServe"},
         }
     )
-    args = release_args("r", "canary", spec, "/models", "/ckpt")
+    args = release_args("r", "r-b", spec, "/models", "/ckpt")
     assert args["version"] == "v3"
-    assert args["learner"]["checkpointDir"] == "/ckpt/r-canary"
+    assert "track" not in args, "a role is live: a promotion must not change the args"
+    assert args["learner"]["checkpointDir"] == "/ckpt/r-b"
     app = application(
-        "r-canary", "/r-canary", args, {"cache": {"ttlSeconds": 9}}, release_faults(spec)
+        "r-b", "/r-b", args, {"cache": {"ttlSeconds": 9}}, release_faults(spec), "canary"
     )
-    faults = {d["name"]: d["user_config"] for d in app["deployments"]}["model-qwen"]
-    assert faults == {"faults": {"errorRate": 0.5, "garbageRate": 0.0, "delaySeconds": 0.0}}
-    updated = with_policy(app, {"cache": {"ttlSeconds": 1}})
-    assert updated["args"] == app["args"], "a policy change is not a redeploy"
-    assert not _same(app, updated)
-    assert _same(app, app)
-    split = router("r", "router", "http://127.0.0.1:8000", 25)
-    assert _weight(split) == 25
-    assert split["deployments"][0]["user_config"]["canary"] == "/r-canary"
+    live = {d["name"]: d["user_config"] for d in app["deployments"]}
+    assert live["model-qwen"] == {
+        "faults": {"errorRate": 0.5, "garbageRate": 0.0, "delaySeconds": 0.0}
+    }
+    assert live["BriefAPI"]["track"] == "canary"
+    promoted = with_live(app, {"cache": {"ttlSeconds": 1}}, "stable")
+    assert promoted["args"] == app["args"], "a policy or role change is not a redeploy"
+    assert {d["name"]: d["user_config"] for d in promoted["deployments"]}["BriefAPI"] == {
+        "policy": {"cache": {"ttlSeconds": 1}},
+        "track": "stable",
+    }
+    assert not same(app, promoted)
+    assert same(app, app)
+    split = router("router", "http://127.0.0.1:8000", "r-a", "r-b", 25)
+    assert weight(split) == 25
+    assert split["deployments"][0]["user_config"]["canary"] == "/r-b"
 
 
 def test_a_per_model_breaker_override_replaces_only_what_it_sets() -> None:

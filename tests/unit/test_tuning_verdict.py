@@ -1,8 +1,8 @@
-"""TuningComplete by the seeds' criteria, without I/O."""
+"""TuningComplete by its 48-hour criteria, without I/O."""
 
 from __future__ import annotations
 
-from fragrance_operator.api.policy import TuningPolicySpec
+from fragrance_api.policy import TuningPolicySpec
 from fragrance_operator.tuning.status import status_body
 from fragrance_operator.tuning.verdict import Training, judge, queries
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from fragrance_operator.api.crd import API_VERSION
+from fragrance_api.crd import API_VERSION
+from fragrance_operator import metrics
 
 FIELD_MANAGER = "fragrance-operator"
 
@@ -28,9 +29,21 @@ def api_client() -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+def _count_requests(api: client.ApiClient) -> None:
+    """Count every request this client sends (the scale benchmark's requests per release)."""
+    send = api.call_api
+
+    def counted(resource_path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        metrics.API_REQUESTS.labels(method).inc()
+        return send(resource_path, method, *args, **kwargs)
+
+    api.call_api = counted  # type: ignore[method-assign,assignment]
+
+
 class Kube:
     def __init__(self, api: client.ApiClient | None = None) -> None:
         self.api = api or api_client()
+        _count_requests(self.api)
         self.dynamic = DynamicClient(self.api)  # type: ignore[no-untyped-call]
 
     def _resource(self, api_version: str, kind: str) -> Any:
@@ -77,8 +90,11 @@ class Kube:
 
     def patch_release_status(
         self, namespace: str, name: str, status: dict[str, Any], resource_version: str
-    ) -> bool:
-        """Write status only if the object is still at ``resource_version`` (False on 409)."""
+    ) -> str | None:
+        """Write status only if the object is still at ``resource_version``.
+
+        Returns the object's new resourceVersion (None on 409: someone wrote first).
+        """
         return self.patch_status("fragrancereleases", namespace, name, status, resource_version)
 
     def patch_status(
@@ -88,17 +104,20 @@ class Kube:
         name: str,
         status: dict[str, Any],
         resource_version: str | None = None,
-    ) -> bool:
-        """Merge-patch a custom resource's status; guarded by resourceVersion when given."""
+    ) -> str | None:
+        """Merge-patch a custom resource's status; guarded by resourceVersion when given.
+
+        Returns the new resourceVersion, None when the guard refused the write (409).
+        """
         body: dict[str, Any] = {"status": status}
         if resource_version is not None:
             body["metadata"] = {"resourceVersion": resource_version}
         try:
-            client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
+            written = client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
                 "fragrance.ai", API_VERSION.split("/")[1], namespace, plural, name, body
             )
         except ApiException as error:
             if error.status == 409:
-                return False
+                return None
             raise
-        return True
+        return str(cast(dict[str, Any], written)["metadata"]["resourceVersion"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.canary.capacity import Capacity
 
 

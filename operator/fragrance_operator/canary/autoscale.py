@@ -1,4 +1,4 @@
-"""Sizing the stable GPU worker from a load signal, HPA-style, with the seeds' guards.
+"""Sizing the stable GPU worker from a load signal, HPA-style, with its guards.
 
 The recommendation is ``ceil(replicas * signal / target)`` (ignored within a 10% tolerance),
 clamped to ``[minReplicas, maxReplicas]`` and to the replicas the nodes' allocatable
@@ -62,9 +62,20 @@ def recommend(replicas: int, signal: float, policy: Policy, gpu_limit: int | Non
 
 
 def step(
-    state: State, policy: Policy, signal: float | None, now: float, gpu_limit: int | None = None
+    state: State,
+    policy: Policy,
+    signal: float | None,
+    now: float,
+    gpu_limit: int | None = None,
+    serving: int | None = None,
 ) -> Step:
-    """One autoscaling decision; pure, so it is tested with an injected clock."""
+    """One autoscaling decision; pure, so it is tested with an injected clock.
+
+    ``serving`` is how many replicas produced ``signal`` (default: ``state.replicas``). The
+    recommendation scales those, as the HPA scales its current replicas: while the VRAM
+    floor holds an increase, the size aimed for and the size running differ, and scaling
+    the former by a per-running-replica signal would compound the increase on every read.
+    """
     outside = min(max(state.replicas, policy.minimum), policy.maximum)
     if outside != state.replicas:
         up = outside > state.replicas
@@ -88,7 +99,8 @@ def step(
     if signal is None or not math.isfinite(signal):
         held = replace(state, breach_since=None, low_since=None, low_peak=None)
         return Step(held, None, "NoSignal", f"holding {state.replicas} replicas: no signal")
-    wanted = recommend(state.replicas, signal, policy, gpu_limit)
+    basis = state.replicas if serving is None else serving
+    wanted = recommend(basis, signal, policy, gpu_limit)
     reading = f"signal {signal:.3g} against target {policy.target:.3g}"
     if wanted > state.replicas:
         since = state.breach_since if state.breach_since is not None else now

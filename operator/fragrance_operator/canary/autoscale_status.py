@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fragrance_operator.api.base import parse_duration
-from fragrance_operator.api.release import FragranceReleaseSpec
-from fragrance_operator.api.release_status import AutoscalingStatus
+from fragrance_api.base import parse_duration
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.release_status import AutoscalingStatus
 from fragrance_operator.canary.autoscale import Policy, State, Step
-from fragrance_operator.canary.status import seconds, timestamp
+from fragrance_operator.canary.status import checked, seconds, timestamp
 
 
 def policy_from_spec(spec: FragranceReleaseSpec) -> Policy:
@@ -45,7 +45,7 @@ def autoscaling_body(
     step: Step, signal: float | None, gpu_limit: int | None, now: float
 ) -> dict[str, Any]:
     s = step.state
-    return {
+    body = {
         "desiredReplicas": s.replicas,
         "signal": signal,
         "recommended": step.recommended,
@@ -59,3 +59,4 @@ def autoscaling_body(
         "lastScaleUpAt": _stamp(s.last_scale_up),
         "lastScaleDownAt": _stamp(s.last_scale_down),
     }
+    return checked(AutoscalingStatus, body)

@@ -1,4 +1,4 @@
-"""The seeds' key scaling rule: no GPU scale-up while VRAM headroom is under the floor.
+"""The key scaling rule: no GPU scale-up while VRAM headroom is under the floor.
 
 Headroom is free/total GPU memory on the GPUs the release's workers use, from the serving's
 own nvidia-ml-py gauges or from NVIDIA's DCGM exporter; no reading at all is "unknown", which
@@ -34,10 +34,13 @@ class Capacity:
         return "LowVRAMHeadroom" if self.blocked else "HeadroomOK"
 
 
-def headroom_query(release: str, namespace: str) -> str:
-    """The lowest free/total VRAM over the release's GPUs: serving gauges, else DCGM (MiB)."""
-    serving = f'release="{release}"'
-    dcgm = f'namespace="{namespace}",pod=~"{release}-(stable|canary)-.*"'
+def headroom_query(release: str, namespace: str, track: str | None = None) -> str:
+    """The lowest free/total VRAM over the release's GPUs (one track's, or both): the
+    serving's NVML gauges, else NVIDIA's DCGM exporter. The one reading of headroom: the
+    scale-up floor, the admission webhook, the gate's check and preflight all use it."""
+    serving = f'release="{release}"' + (f',track="{track}"' if track else "")
+    pods = f"{release}-{track}-.*" if track else f"{release}-(stable|canary)-.*"
+    dcgm = f'namespace="{namespace}",pod=~"{pods}"'
     return (
         f"min(1 - gpu_memory_used_bytes{{{serving}}} / gpu_memory_total_bytes{{{serving}}})"
         f" or min(DCGM_FI_DEV_FB_FREE{{{dcgm}}} / "

@@ -1,4 +1,4 @@
-"""The gate's checks for one release: the built-in ones of DESIGN §2 and the spec's own.
+"""The gate's checks for one release: the built-in ones and the spec's own.
 
 Every series the serving exports carries ``release`` and ``track`` labels; the gate reads
 the canary track only, over a window of one analysis interval. Ratios are written so that a
@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from fragrance_operator.api.base import parse_duration
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_api.base import parse_duration
+from fragrance_api.modes import CACHED_MODES
+from fragrance_api.release import FragranceReleaseSpec
 
+from .capacity import headroom_query
 from .gate import Check, Sample
 
 #: Defaults of the built-in checks (the seed documents' thresholds).
@@ -24,9 +26,10 @@ DEFAULTS = {
     "vramHeadroom": 0.20,
     "rlLossRunaway": 2.0,
     "cacheHitRate": 0.60,
+    "upstreamErrorRate": 0.10,
 }
+MODE_MIN_REQUESTS = 5  # per mode and window, for a per-mode p95 to mean anything
 LATENCY_P95 = {"fast": 2.5, "balanced": 3.2, "creative": 4.5}
-CACHED_MODES = ("fast", "balanced")
 #: circuit_breaker_state values: 0 closed, 1 half-open, 2 open.
 BREAKER_OPEN = 2
 
@@ -52,7 +55,9 @@ def _prom_duration(seconds: float) -> str:
     return f"{max(1, round(seconds))}s"
 
 
-def gate_plan(release: str, spec: FragranceReleaseSpec, track: str = "canary") -> GatePlan:
+def gate_plan(
+    release: str, namespace: str, spec: FragranceReleaseSpec, track: str = "canary"
+) -> GatePlan:
     analysis = spec.canary.analysis
     limits = analysis.thresholds
     window = _prom_duration(parse_duration(analysis.interval))
@@ -81,8 +86,12 @@ def gate_plan(release: str, spec: FragranceReleaseSpec, track: str = "canary") -
         ),
         Check(
             "latencyP95",
+            # A p95 of a handful of requests is one slow request: a mode with fewer than
+            # MODE_MIN_REQUESTS in the window is left out (no data, never a NO-GO).
             "histogram_quantile(0.95, sum by (le, mode) "
-            f"(rate(http_request_duration_seconds_bucket{sel}[{window}])))",
+            f"(rate(http_request_duration_seconds_bucket{sel}[{window}]))) and on (mode) "
+            f"(sum by (mode) (increase(http_request_duration_seconds_count{sel}[{window}])) "
+            f">= {MODE_MIN_REQUESTS})",
             "NO-GO",
             by_label="mode",
             per_label_max={
@@ -90,6 +99,7 @@ def gate_plan(release: str, spec: FragranceReleaseSpec, track: str = "canary") -
                 for mode, default in LATENCY_P95.items()
             },
             required=modes,
+            missing=f"fewer than {MODE_MIN_REQUESTS} requests of this mode in the window",
         ),
         Check(
             "schemaFailureRate",
@@ -103,11 +113,19 @@ def gate_plan(release: str, spec: FragranceReleaseSpec, track: str = "canary") -
             "WARNING",
             max=limit("jsonFallbackRate", limits.json_fallback_rate),
         ),
+        Check(
+            "upstreamErrorRate",
+            # A window of cache hits alone made no model call, so none failed: 0, not NaN.
+            f"(sum(rate(llm_upstream_errors_total{sel}[{window}])) or vector(0)) / "
+            f"clamp_min(sum(rate(llm_requests_total{sel}[{window}])), 1e-9)",
+            "NO-GO",
+            max=limit("upstreamErrorRate", limits.upstream_error_rate),
+        ),
         Check("circuitBreakers", f"max(circuit_breaker_state{sel})", "NO-GO", max=BREAKER_OPEN - 1),
         Check("llmHealth", f"min(llm_health_status{sel})", "NO-GO", min=1),
         Check(
             "vramHeadroom",
-            f"min(1 - gpu_memory_used_bytes{sel} / gpu_memory_total_bytes{sel})",
+            headroom_query(release, namespace, track),
             "NO-GO",
             min=limit("vramHeadroom", limits.vram_headroom),
             skipped=None if spec.workload.gpus_per_replica else "the release requests no GPUs",

@@ -1,6 +1,6 @@
 """The go/no-go gate's judgement: from query results to per-check results and a decision.
 
-Decision (DESIGN §2): NO-GO if a NO-GO check fails; else WARNING if a WARNING check fails;
+Decision: NO-GO if a NO-GO check fails; else WARNING if a WARNING check fails;
 else INCONCLUSIVE if a NO-GO check had no data or the canary saw too few requests; else GO.
 A gate never passes on missing data: a query that failed counts as no data.
 """
@@ -33,6 +33,7 @@ class Check:
     by_label: str | None = None
     per_label_max: Mapping[str, float] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    missing: str = "no data"  # why a required label value may be absent from the answer
     nan_is_failure: bool = False  # a runaway loss is NaN/Inf: that fails, it is not "no data"
     skipped: str | None = None  # why the check does not apply to this release
 
@@ -100,7 +101,8 @@ def judge(check: Check, samples: Sequence[Sample] | None, error: str = "") -> li
         name = f"{check.name}/{key}"
         high = check.per_label_max.get(key, check.max)
         if key not in seen:
-            results.append(CheckResult(name, "INCONCLUSIVE", None, high, f"{name}: no data"))
+            message = f"{name}: {check.missing}"
+            results.append(CheckResult(name, "INCONCLUSIVE", None, high, message))
         else:
             results.append(_bound_result(check, name, seen[key], check.min, high))
     return results

@@ -5,7 +5,10 @@ The operator persists the state in ``status`` first and only then converges the 
 (workloads, traffic weight), so a crash between the two repeats nothing and skips nothing:
 the step counter moves exactly once, in the status write.
 
-Rules (DESIGN §2): a step advances only on a GO gate after ``stepInterval`` at that step;
+Rules: a step advances only on a GO gate after ``stepInterval`` at that step,
+timed from when the data plane was seen carrying its weight (``weight_set``), and a gate
+whose window reaches back before that moment, or that is older than its window, decides
+nothing;
 NO-GO beyond ``failureLimit`` rolls back; ``inconclusiveLimit`` INCONCLUSIVE results in a row
 pause (or roll back, per ``onInconclusive``); WARNING holds the step and pauses after the
 same limit; no progress within ``progressDeadline`` fails the rollout back to stable.
@@ -73,6 +76,10 @@ class Rollout:
     step: int = 0
     weight: int = 0
     step_started_at: float | None = None
+    # When the data plane was seen carrying ``weight`` (None: not yet, or unknown). The
+    # step is timed from it: a gate whose window reached back before it would judge the
+    # previous weight's traffic.
+    weight_set_at: float | None = None
     last_analysis_at: float | None = None
     nogo_count: int = 0
     inconclusive_streak: int = 0
@@ -94,6 +101,8 @@ class Rollout:
 class Gate:
     decision: Decision
     summary: str = ""  # the failing checks in words, for events and history
+    evaluated_at: float | None = None  # when its queries were sent: its window's end
+    took: float = 0.0  # seconds until the answers came back (a slow Prometheus, retries)
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,9 @@ class _Builder:
     events: list[Event] = field(default_factory=list)
     finished: Finished | None = None
 
+    def __post_init__(self) -> None:
+        self.before = self.rollout
+
     def set(self, **changes: object) -> None:
         self.rollout = replace(self.rollout, **changes)  # type: ignore[arg-type]
 
@@ -142,33 +154,80 @@ class _Builder:
         self.events.append(Event(reason, message, warning))
 
     def done(self, action_consumed: bool = False) -> Transition:
+        if self.rollout.weight != self.before.weight:
+            # A new weight is not in the data plane until the converge after this write.
+            self.set(weight_set_at=None)
         return Transition(self.rollout, tuple(self.events), self.finished, action_consumed)
+
+
+def weight_set(rollout: Rollout, at: float) -> Rollout | None:
+    """The rollout once its weight was written at ``at`` (None: nothing new to record)."""
+    if rollout.weight == 0 or rollout.weight_set_at is not None:
+        return None
+    return replace(rollout, weight_set_at=at)
+
+
+def _step_clock(rollout: Rollout) -> float | None:
+    """When the current step began carrying traffic (None: its weight is not written yet)."""
+    if rollout.weight_set_at is None:
+        return None
+    return max(rollout.weight_set_at, rollout.step_started_at or 0.0)
 
 
 def analysis_due(rollout: Rollout, plan: Plan, now: float) -> bool:
     """Whether the gate must be evaluated before ``advance`` can decide this tick."""
     if rollout.phase != "Progressing" or rollout.weight == 0 or rollout.promoting:
         return False
-    since = rollout.last_analysis_at or rollout.step_started_at
-    return since is None or now - since >= plan.analysis_interval
+    since = _window_start(rollout)
+    return since is not None and now - since >= plan.analysis_interval
 
 
-def next_wakeup(rollout: Rollout, plan: Plan, now: float) -> float:
-    """Seconds until something can change on its own (the handler sleeps at most this)."""
-    if rollout.phase != "Progressing" or rollout.weight == 0 or rollout.promoting:
-        return 1.0
-    since = rollout.last_analysis_at or rollout.step_started_at or now
-    return max(0.0, since + plan.analysis_interval - now)
+def _window_start(rollout: Rollout) -> float | None:
+    """Where the next gate's window may begin: after the last gate and the step's clock
+    (a resume restarts it too, so no window spans the pause)."""
+    clock = _step_clock(rollout)
+    if clock is None:
+        return None
+    return max(clock, rollout.last_analysis_at or clock)
+
+
+def quiet_until(rollout: Rollout, plan: Plan, now: float, resync: float) -> float:
+    """Until when a tick can decide nothing new unless the object itself changes.
+
+    A spec edit or an action annotation changes the object, so the caller ticks again at
+    once; what changes by itself is time (the next gate, the deadline), readiness while
+    waiting for a track, and VRAM headroom while it holds the canary. ``resync`` bounds
+    the wait, so the world is still converged (drift repaired) at least that often.
+    """
+    waiting = rollout.promoting or (rollout.canary_active and rollout.weight == 0)
+    if waiting or rollout.pause_reason == PauseReason.SCALE_UP_BLOCKED:
+        return now
+    if rollout.phase != "Progressing":
+        return now + resync
+    since = _window_start(rollout)
+    if since is None:
+        return now  # the weight is not known written: converge and confirm it
+    due = since + plan.analysis_interval
+    deadline = (rollout.step_started_at or now) + plan.progress_deadline
+    return min(due, deadline, now + resync)
 
 
 def advance(rollout: Rollout, plan: Plan, obs: Observation) -> Transition:
     b = _Builder(rollout)
+    r = b.rollout
+    if r.promoting:
+        # The canary carries all the traffic until the stable track is Ready with its
+        # version (a Deployment rebuilt; on rayServe the two applications' roles swapped):
+        # nothing (a new spec, an abort, a retry) may move traffic back to a stable that is
+        # not Ready. The promotion finishes first; an action waits unconsumed.
+        if obs.stable_ready:
+            _finish_promotion(b)
+        return b.done()
     if obs.action is not None:
         return _apply_action(b, plan, obs)
-    r = b.rollout
     if r.stable_version is None and r.canary_version is None:
         _initialise(b, plan)
-    elif r.canary_active and not r.promoting and plan.spec_hash == r.stable_hash:
+    elif r.canary_active and plan.spec_hash == r.stable_hash:
         _rollback(b, "RolledBack", "the spec was set back to the stable version")
     elif plan.spec_hash not in (r.canary_hash, r.stable_hash):
         _start(b, plan, obs.now)
@@ -238,10 +297,6 @@ def _suspension(b: _Builder, plan: Plan, now: float) -> None:
 
 def _progress(b: _Builder, plan: Plan, obs: Observation) -> None:
     r = b.rollout
-    if r.promoting:
-        if obs.stable_ready:
-            _finish_promotion(b)
-        return
     started = r.step_started_at if r.step_started_at is not None else obs.now
     if obs.now - started > plan.progress_deadline:
         where = f"step {r.step + 1} ({r.weight}%)" if r.weight else "waiting for the canary"
@@ -254,7 +309,24 @@ def _progress(b: _Builder, plan: Plan, obs: Observation) -> None:
         return
     if obs.gate is None or not analysis_due(r, plan, obs.now):
         return
+    stale = _stale(r, plan, obs.gate, obs.now)
+    if stale:
+        b.emit("GateDiscarded", f"{obs.gate.decision} at {r.weight}% not acted on: {stale}")
+        return
     _judge(b, plan, obs.gate, obs.now)
+
+
+def _stale(r: Rollout, plan: Plan, gate: Gate, now: float) -> str:
+    """Why a gate result must not decide this step ('' when it may)."""
+    if gate.evaluated_at is None:
+        return ""
+    clock = _step_clock(r)
+    if clock is not None and gate.evaluated_at - plan.analysis_interval < clock:
+        return "its window began before this step's weight was written"
+    age = now - (gate.evaluated_at + gate.took)
+    if age > plan.analysis_interval:
+        return f"it was {age:.0f}s old when applied, older than its window"
+    return ""
 
 
 def _judge(b: _Builder, plan: Plan, gate: Gate, now: float) -> None:
@@ -284,7 +356,8 @@ def _judge(b: _Builder, plan: Plan, gate: Gate, now: float) -> None:
             b.emit("Paused", f"gate {gate.decision} {streak} times in a row{detail}", True)
         return
     b.set(inconclusive_streak=0)
-    if r.step_started_at is not None and now - r.step_started_at < plan.step_interval:
+    clock = _step_clock(r)
+    if clock is None or now - clock < plan.step_interval:
         return
     if r.step + 1 >= len(plan.steps):
         _begin_promotion(b, "all steps passed their gates")
@@ -337,9 +410,12 @@ def _apply_action(b: _Builder, plan: Plan, obs: Observation) -> Transition:
     action = obs.action
     if action == Action.ABORT and r.canary_active:
         _rollback(b, "Aborted", "aborted by a user")
-    elif action == Action.PROMOTE and r.canary_active and not r.promoting:
+    elif action == Action.PROMOTE and r.canary_active and not obs.canary_ready:
+        # All the traffic would go to a canary that cannot answer: the action waits.
+        return b.done(action_consumed=False)
+    elif action == Action.PROMOTE and r.canary_active:
         _begin_promotion(b, "promoted by a user")
-    elif action == Action.PAUSE and r.phase == "Progressing" and not r.promoting:
+    elif action == Action.PAUSE and r.phase == "Progressing":
         b.set(phase="Paused", pause_reason=PauseReason.USER)
         b.emit("Paused", f"paused by a user at {r.weight}%")
     elif (

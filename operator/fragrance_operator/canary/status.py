@@ -12,9 +12,11 @@ import hashlib
 import json
 from typing import Any
 
-from fragrance_operator.api.base import parse_duration
-from fragrance_operator.api.release import FragranceReleaseSpec
-from fragrance_operator.api.release_status import HISTORY_LIMIT, FragranceReleaseStatus
+from pydantic import BaseModel
+
+from fragrance_api.base import parse_duration
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.release_status import HISTORY_LIMIT, FragranceReleaseStatus
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.gate import Verdict
 from fragrance_operator.canary.machine import Finished, PauseReason, Plan, Rollout
@@ -76,6 +78,7 @@ def rollout_from_status(status: FragranceReleaseStatus | None) -> Rollout:
         step=status.current_step,
         weight=status.canary_weight,
         step_started_at=seconds(status.step_started_at),
+        weight_set_at=seconds(status.weight_set_at),
         last_analysis_at=seconds(analysis.last_evaluated_at) if analysis else None,
         nogo_count=analysis.no_go_count if analysis else 0,
         inconclusive_streak=analysis.inconclusive_streak if analysis else 0,
@@ -169,6 +172,7 @@ def status_body(
         "canaryWeight": r.weight,
         "currentStep": r.step,
         "stepStartedAt": timestamp(r.step_started_at) if r.step_started_at else None,
+        "weightSetAt": timestamp(r.weight_set_at) if r.weight_set_at else None,
         "promoting": r.promoting,
         "pauseReason": r.pause_reason.value if r.pause_reason else None,
         "analysis": {
@@ -210,4 +214,12 @@ def status_body(
             }
         )
         body["history"] = history[-HISTORY_LIMIT:]
+    return checked(FragranceReleaseStatus, body)
+
+
+def checked(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as written, once the status model accepts it: a misspelt or unknown field
+    raises here (the apiserver would drop it without a word). A null is a merge patch's
+    deletion, not a value."""
+    model.model_validate({key: value for key, value in body.items() if value is not None})
     return body

@@ -8,10 +8,10 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
+from fragrance_api.crd import API_VERSION
+from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.api.crd import API_VERSION
-from fragrance_operator.api.release import FragranceReleaseSpec
 from fragrance_operator.canary.admission import replicas_raised, review
 from fragrance_operator.canary.capacity import Capacity, headroom_query
 

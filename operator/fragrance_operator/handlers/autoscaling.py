@@ -6,12 +6,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from fragrance_api.base import parse_duration
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator import objects
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.api.base import parse_duration
-from fragrance_operator.api.release import FragranceReleaseSpec
-from fragrance_operator.api.release_status import FragranceReleaseStatus
 from fragrance_operator.canary import autoscale
 from fragrance_operator.canary.autoscale_status import (
     autoscaling_body,
@@ -52,12 +52,12 @@ async def size(
     answer = await asyncio.to_thread(prometheus.query, load_query(meta["name"], spec))
     signal = load_signal(spec, list(answer.samples or []), current)
     policy = policy_from_spec(spec)
-    decision = autoscale.step(state, policy, signal, now)
+    decision = autoscale.step(state, policy, signal, now, serving=current)
     limit = None
     if decision.recommended is not None and decision.recommended > state.replicas:
         namespace, name = meta["namespace"], meta["name"]
         limit = await asyncio.to_thread(_gpu_limit, kube, namespace, name, spec)
-        decision = autoscale.step(state, policy, signal, now, limit)
+        decision = autoscale.step(state, policy, signal, now, limit, serving=current)
     unchanged = (
         saved is not None
         and decision.state == state

@@ -16,11 +16,11 @@ import kopf
 import structlog
 from pydantic import ValidationError
 
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator import metrics
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.api.release import FragranceReleaseSpec
-from fragrance_operator.api.release_status import FragranceReleaseStatus
 from fragrance_operator.canary import status as codec
 from fragrance_operator.canary.capacity import Capacity, headroom_query
 from fragrance_operator.canary.machine import (
@@ -31,6 +31,8 @@ from fragrance_operator.canary.machine import (
     Transition,
     advance,
     analysis_due,
+    quiet_until,
+    weight_set,
 )
 from fragrance_operator.drivers import (
     DeploymentDriver,
@@ -44,6 +46,8 @@ from fragrance_operator.handlers.autoscaling import Sizing, size
 from fragrance_operator.ray_driver import RayServeDriver
 
 ACTION_ANNOTATION = "fragrance.ai/action"
+# A release at rest is converged (drift repaired) at least this often.
+QUIET_RESYNC = 10.0
 NO_RAY = "the rayServe provider needs FRAGRANCE_RAY_DASHBOARD_URL (the Serve REST API)"
 log = structlog.get_logger("fragrance.release")
 
@@ -55,6 +59,12 @@ class Context:
     written: WrittenCache = field(default_factory=WrittenCache)
     ray: RayServeDriver | None = None  # the rayServe provider, when configured
     autoscale_due: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (resourceVersion, until): a release left as it was needs no tick before ``until``.
+    quiet: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self.autoscale_due.pop(key, None)
+        self.quiet.pop(key, None)
 
 
 def _action(raw: dict[str, Any]) -> Action | None:
@@ -69,6 +79,14 @@ def _action(raw: dict[str, Any]) -> Action | None:
 
 async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = None) -> None:
     """One tick. ``body`` is kopf's view (for Events); ``raw`` the plain object."""
+    # Checked before anything is copied or parsed: most ticks of a release at rest end here.
+    quiet = ctx.quiet.get((body.metadata.namespace or "", body.metadata.name or ""))
+    if (
+        quiet is not None
+        and quiet[0] == body.metadata.get("resourceVersion")
+        and time.time() < quiet[1]
+    ):
+        return
     raw: dict[str, Any] = {key: body[key] for key in body}
     meta = raw["metadata"]
     name, namespace, generation = meta["name"], meta["namespace"], meta.get("generation", 0)
@@ -109,14 +127,16 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
     if canary_ready and rollout.canary_active and rollout.weight == 0:
         # Before the first traffic: a missing HTTPRoute/Ingress holds the canary at 0%.
         canary_ready = await asyncio.to_thread(traffic.available, raw, spec)
-    verdict = None
+    verdict, gate = None, None
     if action is None and analysis_due(rollout, plan, now):
-        evaluation = await asyncio.to_thread(evaluate, ctx.prometheus, name, spec)
+        evaluation = await asyncio.to_thread(evaluate, ctx.prometheus, name, namespace, spec)
         metrics.GATE_SECONDS.observe(evaluation.seconds)
         verdict = evaluation.verdict
+        gate = Gate(verdict.decision, verdict.summary, evaluation.at, evaluation.seconds)
         bound.info("gate", step=rollout.step, decision=verdict.decision, s=evaluation.seconds)
     decided = time.perf_counter()
-    gate = Gate(verdict.decision, verdict.summary) if verdict else None
+    # Decided now, not when the tick began: the reads above may have waited for a thread.
+    now = time.time()
     observation = Observation(
         now,
         canary_ready,
@@ -140,6 +160,7 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
         or (before[1] or "NoScaleUpPending") != reason_now
         or sizing.body is not None
     )
+    version = meta["resourceVersion"]
     if changed:
         body_status = codec.status_body(
             new,
@@ -155,9 +176,10 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
         written = await asyncio.to_thread(
             ctx.kube.patch_release_status, namespace, name, body_status, meta["resourceVersion"]
         )
-        if not written:
+        if written is None:
             bound.info("stale view; retrying next tick", step=rollout.step)
             return
+        version = written
         _announce(body, namespace, name, transition, bound)
         if sizing.step is not None and sizing.step.scaled:
             metrics.TRANSITIONS.labels(namespace, name, sizing.step.reason).inc()
@@ -184,9 +206,21 @@ async def reconcile(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | No
     # Timed from the gate's decision to the weight written (the benchmark's figure).
     since = decided if verdict is not None and new.weight != rollout.weight else None
     metrics.DESIRED_REPLICAS.labels(namespace, name).set(sizing.replicas)
-    await asyncio.to_thread(
+    in_place = await asyncio.to_thread(
         _converge, body, raw, spec, new, workloads, traffic, bound, since, capacity, sizing
     )
+    written_at = time.time()
+    confirmed = weight_set(new, written_at) if in_place else None
+    if confirmed is not None:
+        # Guarded by the version just written: a step that moved meanwhile is not restamped.
+        stamp = {"weightSetAt": codec.timestamp(written_at)}
+        version = await asyncio.to_thread(
+            ctx.kube.patch_release_status, namespace, name, stamp, version
+        )
+        new = confirmed
+    if in_place and version is not None and not spec.scaling.autoscale and action is None:
+        until = quiet_until(new, plan, time.time(), QUIET_RESYNC)
+        ctx.quiet[(namespace, name)] = (version, until)
 
 
 def _condition(status: FragranceReleaseStatus | None, kind: str) -> tuple[str, str]:
@@ -250,14 +284,18 @@ def _converge(
     decided: float | None,
     capacity: Capacity | None,
     sizing: Sizing,
-) -> None:
+) -> bool:
+    """Converge the world to ``r``; True when the data plane carries ``r.weight``."""
     # Traffic first: weight 0 must land before the canary goes away.
+    in_place = True
     try:
         traffic.set_weight(raw, spec, r.weight)
         if decided is not None:
             cause = "rollback" if r.weight == 0 else "advance"
             metrics.WEIGHT_CHANGE_SECONDS.labels(cause).observe(time.perf_counter() - decided)
     except TrafficError as error:
+        in_place = False
         kopf.warn(body, reason="TrafficNotSet", message=str(error))
         bound.warning("traffic not set", error=str(error))
     workloads.converge(raw, spec, r, capacity, sizing.replicas)
+    return in_place

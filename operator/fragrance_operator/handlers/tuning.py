@@ -17,11 +17,12 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
+from fragrance_api.crd import API_VERSION
+from fragrance_api.modes import MODES
+from fragrance_api.policy import TuningPolicySpec
 from fragrance_operator import objects
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.api.crd import API_VERSION
-from fragrance_operator.api.policy import TuningPolicySpec
 from fragrance_operator.tuning import verdict as tuning
 from fragrance_operator.tuning.status import status_body
 
@@ -87,7 +88,7 @@ def measure(
         labels.get("mode", ""): round(float(value), 2)
         for labels, value in answers["distribution"].samples or []
     }
-    distribution = {m: modes.get(m, 0.0) for m in tuning.MODES} if modes else None
+    distribution: dict[str, float] | None = {m: modes.get(m, 0.0) for m in MODES} if modes else None
     step, rollbacks = scalar("step"), scalar("rollbacks")
     training = tuning.Training(
         step=int(step) if step is not None else None,

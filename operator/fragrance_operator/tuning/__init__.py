@@ -1,1 +1,1 @@
-"""TuningPolicy: pure logic for its status and the seeds' 48-hour completion criteria."""
+"""TuningPolicy: pure logic for its status and the 48-hour completion criteria."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fragrance_operator.canary.status import condition
+from fragrance_api.policy import TuningPolicyStatus
+from fragrance_operator.canary.status import checked, condition
 from fragrance_operator.tuning.verdict import Training, TuningVerdict
 
 
@@ -25,7 +26,7 @@ def status_body(
         else "no FragranceRelease references this policy yet"
     )
     reason = "Complete" if verdict.complete else "InProgress"
-    return {
+    body = {
         "observedGeneration": generation,
         "appliedTo": applied_to,
         "distribution": distribution,
@@ -45,3 +46,4 @@ def status_body(
                       generation, now, old),
         ],
     }  # fmt: skip
+    return checked(TuningPolicyStatus, body)

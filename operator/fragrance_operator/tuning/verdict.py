@@ -1,4 +1,4 @@
-"""``TuningComplete`` by the seeds' criteria, as a pure function.
+"""``TuningComplete`` by its 48-hour criteria, as a pure function.
 
 Complete when: the measured mode distribution is within ``maxDeviation`` points of the
 target for every mode, the learner has passed ``decaySteps`` with an entropy coefficient
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fragrance_operator.api.policy import TuningPolicySpec
+from fragrance_api.modes import MODES
+from fragrance_api.policy import TuningPolicySpec
 
 ENTROPY_CEILING = 0.006
 MAX_ROLLBACKS = 1
-MODES = ("fast", "balanced", "creative")
 
 
 @dataclass(frozen=True)

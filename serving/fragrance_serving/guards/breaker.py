@@ -1,10 +1,10 @@
 """Circuit breaker per model: failure RATE over a sliding window, with half-open trials.
 
-The seeds' sample counted failures against requests that never reset and opened on one
-failure out of one; here the rate is over the last ``windowSize`` calls and needs
-``minimumCalls`` first. Open -> half-open after ``timeoutSeconds``; half-open admits
-``halfOpenRequests`` trial calls at a time and closes after ``successThreshold`` successes;
-one failed trial opens it again. State values match ``circuit_breaker_state``.
+The rate is over the last ``windowSize`` calls and needs ``minimumCalls`` first (a count
+that never resets would open on one failure out of one). Open -> half-open after
+``timeoutSeconds``; half-open admits ``halfOpenRequests`` trial calls at a time and closes
+after ``successThreshold`` successes; one failed trial opens it again. State values match
+``circuit_breaker_state``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ class BreakerSettings:
     success_threshold: int = 5
     timeout_seconds: float = 60.0
     half_open_requests: int = 3
-    window_size: int = 20
-    minimum_calls: int = 10
+    window_size: int = 100
+    minimum_calls: int = 20
     enabled: bool = True
 
 

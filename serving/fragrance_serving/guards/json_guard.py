@@ -1,9 +1,10 @@
 """JSON hard guard: a model's text becomes a schema-valid brief, or a marked fallback.
 
 Whatever string a model returns, :func:`check` never raises. :func:`guarded` asks the model
-again on a parse or schema failure, with exponential backoff and jitter (tenacity),
-up to ``maxRetries`` times; then it returns the fallback brief marked ``error: true`` (or
-nothing, with ``fallbackEnabled: false``, which the API turns into a 502).
+again on a parse or schema failure or a transient upstream failure, with exponential
+backoff and jitter (tenacity), up to ``maxRetries`` times; then it returns the fallback brief
+marked ``error: true`` (or nothing, with ``fallbackEnabled: false``), or raises the upstream
+failure for the ensemble to try the next mode.
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from fragrance_serving.brief import FAMILIES, NOTES, Brief, fallback_brief
+from fragrance_serving.guards.upstream import UpstreamError
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 _LONGEVITY = {"short": "short", "medium": "medium", "moderate": "medium", "long": "long"}
@@ -123,22 +120,43 @@ def check(text: str, strict: bool = True) -> Checked:
 
 
 class BadAnswer(Exception):
-    """One answer failed the guard; tenacity retries on this and nothing else."""
+    """One answer failed the guard: asked again, like a transient upstream failure."""
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, BadAnswer) or (isinstance(error, UpstreamError) and error.retryable)
 
 
 async def guarded(
     generate: Callable[[int], Awaitable[str]],
     settings: GuardSettings,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    remaining: Callable[[], float] | None = None,
 ) -> Outcome:
-    """Ask, check, ask again with backoff; ``generate(attempt)`` may raise (not caught)."""
+    """Ask, check, ask again with backoff and jitter.
+
+    A bad answer and a retryable :class:`UpstreamError` raised by ``generate(attempt)`` each
+    spend one attempt of the same budget; a 429's ``Retry-After`` lengthens its wait. No
+    wait outlasts ``remaining()`` (the request's time left). When the attempts or the time
+    are spent on bad answers the outcome is the marked fallback (or no brief); when the last
+    attempt was an upstream failure, that failure is raised for the caller to downshift.
+    Anything else ``generate`` raises is raised at once.
+    """
     outcome = Outcome(None)
+    attempts = 1 + (settings.max_retries if settings.enabled else 0)
+    backoff = wait_exponential_jitter(multiplier=settings.backoff_base, jitter=settings.jitter)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        hinted = error.retry_after if isinstance(error, UpstreamError) else None
+        return max(backoff(state), hinted or 0.0)
+
+    def stop(state: RetryCallState) -> bool:
+        out_of_time = remaining is not None and remaining() <= state.upcoming_sleep
+        return state.attempt_number >= attempts or out_of_time
+
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(1 + (settings.max_retries if settings.enabled else 0)),
-        wait=wait_exponential_jitter(multiplier=settings.backoff_base, jitter=settings.jitter),
-        retry=retry_if_exception_type(BadAnswer),
-        sleep=sleep,
-        reraise=True,
+        stop=stop, wait=wait, retry=retry_if_exception(_retryable), sleep=sleep, reraise=True
     )
     try:
         async for attempt in retrying:

@@ -1,9 +1,9 @@
-"""PPO on the formulation task, with the seeds' safety rails.
+"""PPO on the formulation task, with its safety rails.
 
 Clipped surrogate objective, GAE, entropy bonus from the schedule, rewards normalised over
 a rolling window, a checkpoint every ``saveEvery`` optimiser steps (atomic, verified), and
 an automatic rollback to the last good checkpoint on a loss spike or a reward drop. A
-training *step* is one optimiser update (a minibatch), the unit of the seeds' schedule.
+training *step* is one optimiser update (a minibatch), the unit of the schedule.
 """
 
 from __future__ import annotations

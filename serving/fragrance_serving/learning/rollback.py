@@ -1,4 +1,4 @@
-"""When to roll the learner back to its last good checkpoint (the seeds' rules)."""
+"""When to roll the learner back to its last good checkpoint."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Entropy coefficient schedule: initial -> final over decaySteps, then flat (the seeds' 0.02 ->
+"""Entropy coefficient schedule: initial -> final over decaySteps, then flat (0.02 ->
 0.005 over 10k steps)."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fragrance_operator.api.policy import TuningPolicySpec
+from fragrance_api.policy import TuningPolicySpec
 from fragrance_serving.learning.ppo import LearnerSettings
 from fragrance_serving.learning.rollback import RollbackRules
 from fragrance_serving.learning.schedule import EntropySchedule

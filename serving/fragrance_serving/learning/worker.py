@@ -85,8 +85,12 @@ class PPOWorker:
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         settings = from_policy(parse_policy(config.get("policy")), self.learner.settings)
+        track = config.get("track")
         with self.lock:
             self.learner.reconfigure(settings)
+            if track and track != self.metrics.base["track"]:  # promoted: see BriefAPI
+                self.metrics = LearnerMetrics(self.metrics.base["release"], str(track))
+                self.metrics.update(self.learner)
 
     def _train(self) -> None:
         while not self.stop.wait(self.pause):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fragrance_serving.demo.client import MODES, Client
+from fragrance_api.modes import MODES
+from fragrance_dev.demo.client import Client
 
 if TYPE_CHECKING:
-    from fragrance_serving.demo.scenario import Outcome, Timeline
+    from fragrance_dev.demo.scenario import Outcome, Timeline
 
 
 def summary(outcomes: list[Outcome], client: Client) -> str:
@@ -25,6 +27,57 @@ def summary(outcomes: list[Outcome], client: Client) -> str:
     return "\n".join(lines)
 
 
+def as_planned(outcomes: list[Outcome], planned: dict[str, str], client: Client) -> bool:
+    got = {o.version: o.phase for o in outcomes}
+    return got == planned and client.counts.lost == 0
+
+
+def title(outcomes: list[Outcome], planned: dict[str, str], client: Client) -> str:
+    """What happened, in words: each version's outcome, and whether that was the plan."""
+    words = {"Succeeded": "promoted", "RolledBack": "rolled back", "Timeout": "timed out"}
+    # The first version becomes stable without a canary (no gate): nothing was promoted.
+    said = [
+        "stable" if o.phase == "Succeeded" and not o.decisions else words.get(o.phase, o.phase)
+        for o in outcomes
+    ]
+    parts = [f"{o.version} {what}" for o, what in zip(outcomes, said, strict=True)]
+    lost = f", {client.counts.lost} requests lost" if client.counts.lost else ""
+    verdict = "" if as_planned(outcomes, planned, client) else " (not as planned)"
+    return f"FragranceRelease brief-api: {', '.join(parts)}{lost}{verdict}"
+
+
+def summary_json(
+    path: Path, outcomes: list[Outcome], client: Client, planned: dict[str, str], budget: float
+) -> Path:
+    """The run, machine-readable: each rollout's outcome and time, the client's counts."""
+    counts = client.counts
+    document = {
+        "asPlanned": as_planned(outcomes, planned, client),
+        "planned": planned,
+        "budgetSecondsPerRollout": budget,
+        "rollouts": [
+            {
+                "version": o.version,
+                "outcome": o.phase,
+                "seconds": round(o.seconds, 1),
+                "reason": o.reason,
+                "gateDecisions": o.decisions,
+            }
+            for o in outcomes
+        ],
+        "client": {
+            "sent": counts.sent,
+            "lost": counts.lost,
+            "byTrack": [
+                {"track": track, "status": status, "count": n}
+                for (track, status), n in sorted(counts.by_track.items())
+            ],
+        },
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
 def _per_second(client: Client) -> dict[int, list[tuple[int, str, float]]]:
     buckets: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
     for s in client.samples:
@@ -32,7 +85,13 @@ def _per_second(client: Client) -> dict[int, list[tuple[int, str, float]]]:
     return buckets
 
 
-def timeline_png(path: Path, timeline: Timeline, client: Client) -> Path | None:
+def timeline_png(
+    path: Path,
+    timeline: Timeline,
+    client: Client,
+    outcomes: list[Outcome],
+    planned: dict[str, str],
+) -> Path | None:
     try:
         import matplotlib
 
@@ -66,7 +125,7 @@ def timeline_png(path: Path, timeline: Timeline, client: Client) -> Path | None:
         for axis in (top, middle, bottom):
             axis.axvline(at - start, color="grey", linestyle=":", linewidth=0.8)
         top.annotate(text, (at - start, 100), rotation=90, fontsize=7, va="top")
-    figure.suptitle("FragranceRelease brief-api: v2 promoted, faulty v3 rolled back")
+    figure.suptitle(title(outcomes, planned, client))
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from fragrance_api.modes import MODES
+
 PROMPTS = [
     f"a {mood} {accord} scent for {occasion}"
     for mood in ("bright", "calm", "bold", "soft")
     for accord in ("citrus", "woody", "floral", "spicy")
     for occasion in ("the office", "evening parties")
 ]
-MODES = ("fast", "balanced", "creative")
 #: Real traffic repeats itself: three requests in four ask one of these, so a fresh canary's
 #: cache warms within a few requests per mode instead of one per distinct prompt.
 HOT = PROMPTS[:4]
@@ -47,6 +48,11 @@ class Counts:
     sent: int = 0
     lost: int = 0
     by_track: Counter[tuple[str, int]] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> int:
+        """Requests answered with anything but a 200, or not at all."""
+        return sum(n for (_, status), n in self.by_track.items() if status != 200)
 
 
 class Client:

@@ -1,4 +1,4 @@
-"""``FragranceRelease`` status: what the operator observed and did (DESIGN §2)."""
+"""``FragranceRelease`` status: what the operator observed and did."""
 
 from __future__ import annotations
 
@@ -107,6 +107,12 @@ class FragranceReleaseStatus(KubeModel):
     step_started_at: str | None = Field(
         default=None,
         description="When the current step began (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+    weight_set_at: str | None = Field(
+        default=None,
+        description="When the data plane was last seen carrying canaryWeight (RFC 3339); the "
+        "step's analysis and interval are timed from it, not from the decision.",
         json_schema_extra={"format": "date-time"},
     )
     stable_image: str | None = Field(default=None, description="Image of the stable version.")

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from fragrance_operator.devcluster.processes import die_with_parent, terminate
+from fragrance_dev.cluster.processes import die_with_parent, terminate
 
 
 def free_port() -> int:

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import crd, reference
+from fragrance_api import crd
+
+from . import crds, reference
 
 
 def generated(crd_dir: Path, reference_path: Path) -> dict[Path, str]:
-    files = {crd_dir / f"{crd.GROUP}_{kind.plural}.yaml": crd.render(kind) for kind in crd.KINDS}
+    files = {crd_dir / f"{crd.GROUP}_{kind.plural}.yaml": crds.render(kind) for kind in crd.KINDS}
     files[reference_path] = reference.render()
     return files
-
-
-def write(crd_dir: Path, reference_path: Path) -> list[Path]:
-    files = generated(crd_dir, reference_path)
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return list(files)
 
 
 def stale(crd_dir: Path, reference_path: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""``FragranceRelease``: a canary release of the guarded LLM ensemble (DESIGN §2)."""
+"""``FragranceRelease``: a canary release of the guarded LLM ensemble."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from .base import (
     section,
     unique,
 )
+from .modes import Mode
 from .release_status import FragranceReleaseStatus
 
-Mode = Literal["fast", "balanced", "creative"]
 Backend = Literal["openai", "torch"]
 
 BUILTIN_CHECKS = (
@@ -208,6 +208,14 @@ class Thresholds(KubeModel):
         ge=0,
         le=1,
         description="Lowest cache hit rate for the fast and balanced modes (0.60).",
+    )
+    upstream_error_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Highest share of model calls with no usable answer (5xx, timeout, "
+        "connection, 429), retries included (0.10). Retries and downshifts hide these from "
+        "users; this check does not.",
     )
 
 

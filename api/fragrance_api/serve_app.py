@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fragrance_operator.api.release import FragranceReleaseSpec
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.serving_args import AppArgs
 
 IMPORT_PATH = "fragrance_serving.app:app"
 INGRESS = "BriefAPI"
@@ -26,15 +27,22 @@ def application(
     args: dict[str, Any],
     policy: dict[str, Any] | None = None,
     faults: dict[str, dict[str, float]] | None = None,
+    track: str | None = None,
 ) -> dict[str, Any]:
-    """One entry of ``applications:``; ``args`` as the app builder takes them."""
+    """One entry of ``applications:``; ``args`` as the app builder takes them.
+
+    ``track`` (the ``track`` label of its series) is live too: a promotion turns a canary
+    application into the stable one without a restart.
+    """
     static = {k: v for k, v in args.items() if k != "policy"}
     static["models"] = [
         {k: v for k, v in model.items() if k != "faults"} for model in args.get("models", [])
     ]
     initial_faults = {m["name"]: m.get("faults", {}) for m in args.get("models", [])}
     initial_faults.update(faults or {})
-    live = {"policy": policy or args.get("policy", {})}
+    live: dict[str, Any] = {"policy": policy or args.get("policy", {})}
+    if track is not None:
+        live["track"] = track
     deployments = [{"name": INGRESS, "user_config": live}]
     if (args.get("learner") or {}).get("enabled", True) and args.get("learner") is not None:
         deployments.append({"name": LEARNER, "user_config": live})
@@ -63,29 +71,36 @@ def app_name(release: str, track: str) -> str:
 
 
 def release_args(
-    release: str, track: str, spec: FragranceReleaseSpec, models_dir: str, checkpoints: str
+    release: str, slot: str, spec: FragranceReleaseSpec, models_dir: str, checkpoints: str
 ) -> dict[str, Any]:
-    """The serving app's args for one version of a release (faults stay out: user_config)."""
-    return {
+    """The serving app's args for one version of a release in ``slot`` (an application
+    name); the track and the faults are live (user_config). Checked against
+    :class:`AppArgs`, the model the serving app reads them with."""
+    args: dict[str, Any] = {
         "release": release,
-        "track": track,
         "version": spec.version,
+        "image": spec.image,
         "modelsDir": models_dir,
-        "learner": {"checkpointDir": f"{checkpoints}/{release}-{track}", "pauseSeconds": 1.0},
+        "learner": {"checkpointDir": f"{checkpoints}/{slot}", "pauseSeconds": 1.0},
         "models": [
             {"name": m.name, "mode": m.mode, "backend": m.backend}
             | ({"endpoint": m.endpoint} if m.endpoint else {})
             for m in spec.models
         ],
     }
+    AppArgs.model_validate(args)
+    return args
 
 
 def release_faults(spec: FragranceReleaseSpec) -> dict[str, dict[str, float]]:
     return {m.name: m.faults.to_wire() if m.faults else {} for m in spec.models}
 
 
-def router(release: str, name: str, upstream: str, weight: int) -> dict[str, Any]:
-    """The router application: ``weight`` percent to the canary app, the rest to stable."""
+ROUTER = "Router"
+
+
+def router(name: str, upstream: str, stable: str, canary: str, weight: int) -> dict[str, Any]:
+    """The router application: ``weight`` percent to the ``canary`` app, the rest to stable."""
     return {
         "name": name,
         "route_prefix": f"/{name}",
@@ -93,23 +108,19 @@ def router(release: str, name: str, upstream: str, weight: int) -> dict[str, Any
         "args": {"upstream": upstream},
         "deployments": [
             {
-                "name": "Router",
-                "user_config": {
-                    "stable": f"/{app_name(release, 'stable')}",
-                    "canary": f"/{app_name(release, 'canary')}",
-                    "weight": weight,
-                },
+                "name": ROUTER,
+                "user_config": {"stable": f"/{stable}", "canary": f"/{canary}", "weight": weight},
             }
         ],
     }
 
 
-def with_policy(app: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
-    """``app`` with ``policy`` as its ingress's and learner's user_config: a live update."""
+def with_live(app: dict[str, Any], policy: dict[str, Any], track: str) -> dict[str, Any]:
+    """``app`` with ``policy`` and ``track`` as its ingress's and learner's user_config."""
     deployments = []
     for deployment in app.get("deployments") or []:
         if deployment.get("name") in (INGRESS, LEARNER):
-            config = {**(deployment.get("user_config") or {}), "policy": policy}
+            config = {**(deployment.get("user_config") or {}), "policy": policy, "track": track}
             deployment = {**deployment, "user_config": config}
         deployments.append(deployment)
     return {**app, "deployments": deployments}

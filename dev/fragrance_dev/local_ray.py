@@ -5,12 +5,14 @@ still touches the core worker makes Ray end the whole process at once with exit 
 (Ray's QuickExit, ray-project/ray#19115). In a pytest run or the demo that silently lost the
 summary and the exit status; a helper process can die that way harmlessly.
 
-    python -m fragrance_serving.local_ray --dashboard-port 8265 --serve-port 8000
+    python -m fragrance_dev.local_ray --dashboard-port 8265 --serve-port 8000
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,33 +20,52 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from tenacity import Retrying, TryAgain, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from fragrance_dev.cluster.processes import die_with_parent, terminate
 from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
-from fragrance_operator.devcluster.processes import die_with_parent, terminate
+
+#: What the helper prints once Serve is started.
+READY = "Ray up:"
 
 
 class LocalRay:
-    """``with LocalRay(dashboard, serve_port, log):`` a Ray whose Serve REST API answers."""
+    """``with LocalRay(dashboard, serve_port, log):`` a Ray whose Serve REST API answers.
+
+    It starts Ray with a token of its own (``env``, ``rest()``), so nothing depends on what
+    ``~/.ray`` holds or on when Ray writes its token file there.
+    """
 
     def __init__(self, dashboard_port: int, serve_port: int, log: Path, num_cpus: int = 2) -> None:
         self.dashboard_url = f"http://127.0.0.1:{dashboard_port}"
         self.log = log
         self._argv = [
-            sys.executable, "-m", "fragrance_serving.local_ray",
+            sys.executable, "-m", "fragrance_dev.local_ray",
             "--dashboard-port", str(dashboard_port), "--serve-port", str(serve_port),
             "--num-cpus", str(num_cpus),
         ]  # fmt: skip
+        self.token = secrets.token_hex(32)
+        #: What a client of this Ray (the operator) needs in its environment.
+        self.env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
         self._process: subprocess.Popen[bytes] | None = None
+
+    def rest(self) -> ServeREST:
+        return ServeREST(self.dashboard_url, token=self.token)
 
     def __enter__(self) -> LocalRay:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        start = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self._process = subprocess.Popen(
                 self._argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
+                preexec_fn=die_with_parent, env={**os.environ, **self.env},
             )  # fmt: skip
-        rest = ServeREST(self.dashboard_url)
+        rest = self.rest()
         try:
             rest.wait_reachable()
+            # The REST API answers before the helper's serve.start() is done; a deploy in
+            # between makes the dashboard start a second Serve controller, which Ray refuses.
+            self._wait_started(start)
         except ServeError as error:
             self.stop()
             tail = self.log.read_text(errors="replace")[-3000:]
@@ -52,6 +73,27 @@ class LocalRay:
         finally:
             rest.close()
         return self
+
+    def _wait_started(self, offset: int, timeout: float = 120.0) -> None:
+        def started() -> bool:
+            with self.log.open("rb") as log:
+                log.seek(offset)
+                return READY.encode() in log.read()
+
+        try:
+            for attempt in Retrying(
+                stop=stop_after_delay(timeout),
+                wait=wait_fixed(0.2),
+                retry=retry_if_exception_type(TryAgain),
+                reraise=True,
+            ):
+                with attempt:
+                    if self._process is not None and self._process.poll() is not None:
+                        raise ServeError(f"the Ray helper exited ({self._process.returncode})")
+                    if not started():
+                        raise TryAgain
+        except TryAgain as error:
+            raise ServeError(f"Serve did not start within {timeout:.0f}s") from error
 
     def __exit__(
         self,
@@ -91,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     serve.start(http_options={"host": "127.0.0.1", "port": args.serve_port})
-    print(f"Ray up: Serve on :{args.serve_port}, REST API on :{args.dashboard_port}", flush=True)
+    print(f"{READY} Serve on :{args.serve_port}, REST API on :{args.dashboard_port}", flush=True)
     while not stop.wait(1.0):
         pass
     serve.shutdown()  # type: ignore[no-untyped-call]
