@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from bench.control_plane import machine  # noqa: E402
 from fragrance_api.release import FragranceReleaseSpec  # noqa: E402
 from fragrance_operator.adapters.prometheus import Prometheus  # noqa: E402
-from fragrance_operator.evaluation import evaluate  # noqa: E402
+from fragrance_operator.reconcile.evaluate import evaluate  # noqa: E402
 from tests.prometheus_server import PrometheusServer  # noqa: E402
 from tests.serving_exporter import ServingExporter  # noqa: E402
 

@@ -28,7 +28,7 @@ from fragrance_api.release import FragranceReleaseSpec  # noqa: E402
 from fragrance_dev.demo.client import Client  # noqa: E402
 from fragrance_dev.local_ray import LocalRay  # noqa: E402
 from fragrance_operator.canary.machine import Rollout  # noqa: E402
-from fragrance_operator.ray_driver import RayServeDriver  # noqa: E402
+from fragrance_operator.drivers.ray_serve import RayServeDriver  # noqa: E402
 from tests.helpers import rayserve_spec  # noqa: E402
 from tests.prometheus_server import free_port  # noqa: E402
 

@@ -15,6 +15,8 @@ GROUP = "fragrance.ai"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "fragrance"
+#: Set by `kubectl fragrance promote|abort|retry`; the operator acts on it once and removes it.
+ACTION_ANNOTATION = f"{GROUP}/action"
 
 Column = dict[str, Any]  # an additionalPrinterColumns entry
 

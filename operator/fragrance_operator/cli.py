@@ -66,10 +66,10 @@ def gate(target: str, prometheus: str, track: str, output: Path | None) -> None:
 
     from fragrance_api.crd import API_VERSION
     from fragrance_api.release import FragranceReleaseSpec
+    from fragrance_operator.adapters.prometheus import Prometheus
 
     from .adapters.kubernetes import Kube
-    from .adapters.prometheus import Prometheus
-    from .evaluation import evaluate
+    from .reconcile.evaluate import evaluate
 
     namespace, _, name = target.rpartition("/")
     namespace = namespace or "default"
@@ -103,10 +103,10 @@ def tuning_check(target: str, prometheus: str) -> None:
     """The 48-hour tuning verdict now. Exit 0 complete, 1 not yet."""
     from fragrance_api.crd import API_VERSION
     from fragrance_api.policy import TuningPolicySpec
+    from fragrance_operator.adapters.prometheus import Prometheus
 
     from .adapters.kubernetes import Kube
-    from .adapters.prometheus import Prometheus
-    from .handlers.tuning import measure, releases_using
+    from .reconcile.policy import measure, releases_using
     from .tuning.verdict import judge
 
     namespace, _, name = target.rpartition("/")
@@ -143,9 +143,10 @@ def preflight(target: str, prometheus: str, output: str) -> None:
     """The T-1 checks before a release. Exit 0 when every check passes, else 1."""
     from dataclasses import asdict
 
-    from . import preflight as checks
+    from fragrance_operator.adapters.prometheus import Prometheus
+
     from .adapters.kubernetes import Kube
-    from .adapters.prometheus import Prometheus
+    from .drivers import preflight as checks
 
     namespace, _, name = target.rpartition("/")
     client = Prometheus(prometheus)

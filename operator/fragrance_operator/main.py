@@ -19,13 +19,14 @@ from typing import Any
 import kopf
 
 from fragrance_api.crd import GROUP, VERSION
-from fragrance_operator import metrics
+from fragrance_operator.adapters import metrics
 from fragrance_operator.adapters.kubernetes import Kube
+from fragrance_operator.adapters.leadership import LeaderElector
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_operator.adapters.ray_serve import ServeREST
+from fragrance_operator.drivers.ray_serve import RayServeDriver
 from fragrance_operator.handlers import admission, release, tuning
-from fragrance_operator.leadership import LeaderElector
-from fragrance_operator.ray_driver import RayServeDriver
+from fragrance_operator.reconcile.context import Context
 from fragrance_operator.settings import OperatorSettings, Ticks
 
 TICKS = Ticks()
@@ -76,7 +77,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     memo.settings = config = OperatorSettings()
     kube = Kube()
-    memo.context = release.Context(
+    memo.context = Context(
         kube=kube, prometheus=Prometheus(config.prometheus_url), ray=_ray_driver(config, kube)
     )
     memo.elector = LeaderElector(
@@ -151,18 +152,7 @@ def managed_deployments(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict
     backoff=TICKS.tick,
 )  # fmt: skip
 async def release_tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    managed_deployments: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["managed_deployments"]
-    if not memo.elector.is_leader:  # a standby replica only watches
-        return
-
-    def lookup(namespace: str, name: str) -> dict[str, Any] | None:
-        return next(iter(managed_deployments.get((namespace, name), [])), None)
-
-    try:
-        await release.reconcile(memo.context, body, lookup)
-    except Exception:
-        metrics.RECONCILE_ERRORS.labels(body.metadata.namespace, body.metadata.name).inc()
-        raise
+    await release.handle_tick_release(body, memo, kwargs["managed_deployments"])
 
 
 @kopf.timer(
@@ -170,9 +160,7 @@ async def release_tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     backoff=TICKS.policy_interval,
 )  # fmt: skip
 async def policy_tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    if not memo.elector.is_leader:
-        return
-    await tuning.reconcile(memo.context.kube, memo.context.prometheus, body)
+    await tuning.handle_tick_policy(body, memo)
 
 
 # Advisory: the operator's own scale-up block is the guard, so a webhook that is down must
@@ -183,7 +171,7 @@ async def validate_release(
 ) -> None:
     context = memo.context
     old = kwargs.get("old")
-    await admission.validate_release(
+    await admission.handle_validate_release(
         context.kube,
         context.prometheus,
         body.metadata.namespace or "default",
@@ -196,7 +184,4 @@ async def validate_release(
 
 @kopf.on.delete(GROUP, VERSION, "fragrancereleases", optional=True)
 def release_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    key = (body.metadata.namespace or "", body.metadata.name or "")
-    metrics.forget(*key)
-    if (context := memo.get("context")) is not None:
-        context.forget(key)
+    release.handle_delete_release(body, memo)

@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from fragrance_api.crd import API_VERSION
-from fragrance_operator.handlers.release import ACTION_ANNOTATION
+from fragrance_api.crd import ACTION_ANNOTATION, API_VERSION
 
 ACTIONS = ("promote", "abort", "pause", "resume", "retry")
 

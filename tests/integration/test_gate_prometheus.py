@@ -9,7 +9,7 @@ import pytest
 
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.evaluation import Evaluation, evaluate
+from fragrance_operator.reconcile.evaluate import Evaluation, evaluate
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter

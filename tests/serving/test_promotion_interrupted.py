@@ -17,10 +17,10 @@ import pytest
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.serve_app import deploy_config
 from fragrance_dev.demo.client import Client
+from fragrance_operator.builders.serve_plan import image, roles
 from fragrance_operator.canary.machine import Action, Observation, Rollout, advance, weight_set
 from fragrance_operator.canary.status import plan_from_spec
-from fragrance_operator.ray_driver import RayServeDriver
-from fragrance_operator.serve_plan import image, roles
+from fragrance_operator.drivers.ray_serve import RayServeDriver
 from tests.helpers import rayserve_spec
 from tests.serving.conftest import Serving
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import AutoscalingStatus
-from fragrance_operator import objects
+from fragrance_operator.builders import objects
 from fragrance_operator.canary.autoscale import Policy, State, gpu_limit, recommend, step
 from fragrance_operator.canary.autoscale_status import (
     autoscaling_body,

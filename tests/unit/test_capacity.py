@@ -6,7 +6,7 @@ from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.canary.admission import replicas_raised, review
 from fragrance_operator.canary.capacity import Capacity, allowed_replicas, headroom_query
 from fragrance_operator.canary.machine import Action, Observation, PauseReason, advance
-from tests.unit.test_canary_machine import PLAN, STABLE, run
+from tests.unit.canary_scenarios import PLAN, STABLE, run
 
 
 def test_floor_blocks_below_and_allows_at_or_above() -> None:

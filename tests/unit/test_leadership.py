@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fragrance_operator.leadership import LeaseView, next_step
+from fragrance_operator.adapters.leadership import LeaseView, next_step
 
 
 def test_free_or_missing_lease_is_acquired() -> None:

@@ -17,6 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fragrance_api import serve_app
+from fragrance_operator.builders.serve_plan import (
+    App,
+    image,
+    in_effect,
+    plan,
+    roles,
+    same,
+    weighted,
+)
 from fragrance_operator.canary.machine import (
     Action,
     Gate,
@@ -26,7 +35,6 @@ from fragrance_operator.canary.machine import (
     advance,
     weight_set,
 )
-from fragrance_operator.serve_plan import App, image, in_effect, plan, roles, same, weighted
 
 RELEASE, ROUTER, UPSTREAM = "r", "router", "http://127.0.0.1:8000"
 OTHER = {"name": "other-app", "args": {"image": "x"}, "deployments": []}

@@ -77,7 +77,7 @@ def test_rayserve_apps_of_a_release_keep_live_settings_in_user_config() -> None:
         router,
         with_live,
     )
-    from fragrance_operator.serve_plan import same, weight
+    from fragrance_operator.builders.serve_plan import same, weight
 
     spec = FragranceReleaseSpec.model_validate(
         {

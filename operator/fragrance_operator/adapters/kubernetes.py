@@ -11,7 +11,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from fragrance_api.crd import API_VERSION
-from fragrance_operator import metrics
+from fragrance_operator.adapters import metrics
 
 FIELD_MANAGER = "fragrance-operator"
 

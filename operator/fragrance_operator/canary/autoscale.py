@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 TOLERANCE = 0.1
 
@@ -141,3 +142,12 @@ def gpu_limit(allocatable: int, used_by_others: int, gpus_per_replica: int) -> i
     if gpus_per_replica <= 0:
         return None
     return max(allocatable - used_by_others, 0) // gpus_per_replica
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The autoscaler's part of one tick."""
+
+    replicas: int  # stable replicas to aim for (the VRAM floor may still hold an increase)
+    body: dict[str, Any] | None = None  # status.autoscaling to write; None: unchanged
+    step: Step | None = None  # set when a decision was taken this tick

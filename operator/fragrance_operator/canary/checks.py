@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from fragrance_api.base import parse_duration
 from fragrance_api.modes import CACHED_MODES
 from fragrance_api.release import FragranceReleaseSpec
+from fragrance_operator.canary.capacity import headroom_query
 
-from .capacity import headroom_query
 from .gate import Check, Sample
 
 #: Defaults of the built-in checks (the seed documents' thresholds).

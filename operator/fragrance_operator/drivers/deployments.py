@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from fragrance_api.release import FragranceReleaseSpec
-from fragrance_operator import objects
 from fragrance_operator.adapters.kubernetes import Kube
+from fragrance_operator.builders import objects
 from fragrance_operator.canary.capacity import Capacity, allowed_replicas
 from fragrance_operator.canary.machine import Rollout
 

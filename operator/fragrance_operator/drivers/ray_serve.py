@@ -2,7 +2,7 @@
 
 A release's two versions are Serve applications of the serving app in one Ray cluster, in
 two slots; ``traffic.rayServe.routerApplication`` sends ``weight`` percent to the canary's.
-Which applications to write is decided by :mod:`fragrance_operator.serve_plan` (pure);
+Which applications to write is decided by :mod:`fragrance_operator.builders.serve_plan` (pure);
 this module reads and writes them through the Serve REST API (the shape a KubeRay
 ``serveConfigV2`` carries in a cluster). A PUT replaces every application on the cluster,
 so each write reads the deployed set and replaces this release's entries, under a lock
@@ -21,9 +21,9 @@ from fragrance_api import serve_app
 from fragrance_api.crd import API_VERSION
 from fragrance_api.policy import TuningPolicySpec
 from fragrance_api.release import FragranceReleaseSpec
-from fragrance_operator import serve_plan
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.ray_serve import ServeError, ServeProxy, ServeREST
+from fragrance_operator.builders import serve_plan
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.machine import Rollout
 

@@ -16,7 +16,7 @@ from fragrance_operator.canary.admission import replicas_raised, review
 from fragrance_operator.canary.capacity import Capacity, headroom_query
 
 
-async def validate_release(
+async def handle_validate_release(
     kube: Kube,
     prometheus: Prometheus,
     namespace: str,

@@ -6,10 +6,9 @@ import time
 from dataclasses import dataclass
 
 from fragrance_api.release import FragranceReleaseSpec
-
-from .adapters.prometheus import Prometheus
-from .canary.checks import gate_plan
-from .canary.gate import CheckResult, Verdict, decide, judge
+from fragrance_operator.adapters.prometheus import Prometheus
+from fragrance_operator.canary.checks import gate_plan
+from fragrance_operator.canary.gate import CheckResult, Verdict, decide, judge
 
 
 @dataclass(frozen=True)

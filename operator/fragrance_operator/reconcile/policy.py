@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from fragrance_api.crd import API_VERSION
 from fragrance_api.modes import MODES
 from fragrance_api.policy import TuningPolicySpec
-from fragrance_operator import objects
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
+from fragrance_operator.builders import objects
 from fragrance_operator.tuning import verdict as tuning
 from fragrance_operator.tuning.status import status_body
 

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from fragrance_api.base import parse_duration
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
-from fragrance_operator import objects
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
+from fragrance_operator.builders import objects
 from fragrance_operator.canary import autoscale
+from fragrance_operator.canary.autoscale import Sizing
 from fragrance_operator.canary.autoscale_status import (
     autoscaling_body,
     policy_from_spec,
     state_from_status,
 )
 from fragrance_operator.canary.checks import load_query, load_signal
-
-
-@dataclass(frozen=True)
-class Sizing:
-    replicas: int  # stable replicas to aim for (the VRAM floor may still hold an increase)
-    body: dict[str, Any] | None = None  # status.autoscaling to write; None: unchanged
-    step: autoscale.Step | None = None  # set when a decision was taken this tick
 
 
 async def size(

@@ -1,0 +1,1 @@
+"""One reconcile tick: observe (I/O) → decide (pure) → persist (status, events) → converge."""

@@ -1,0 +1,27 @@
+"""What the release ticks share: the clients, and the caches that only pace work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fragrance_operator.adapters.kubernetes import Kube
+from fragrance_operator.adapters.prometheus import Prometheus
+from fragrance_operator.drivers.deployments import WrittenCache
+from fragrance_operator.drivers.ray_serve import RayServeDriver
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass
+class Context:
+    kube: Kube
+    prometheus: Prometheus
+    written: WrittenCache = field(default_factory=WrittenCache)
+    ray: RayServeDriver | None = None  # the rayServe provider, when configured
+    autoscale_due: dict[Key, float] = field(default_factory=dict)
+    # (resourceVersion, until): a release left as it was needs no tick before ``until``.
+    quiet: dict[Key, tuple[str, float]] = field(default_factory=dict)
+
+    def forget(self, key: Key) -> None:
+        self.autoscale_due.pop(key, None)
+        self.quiet.pop(key, None)

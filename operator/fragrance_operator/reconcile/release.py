@@ -1,0 +1,120 @@
+"""One reconcile tick of a FragranceRelease: observe → decide → persist → converge.
+
+Status is written first (guarded by resourceVersion, so a stale view or a second operator
+loses with a 409 and retries next tick), then the world is converged to it. A crash between
+the two is repaired by the next tick's converge: nothing is skipped or repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import kopf
+import structlog
+from pydantic import ValidationError
+
+from fragrance_api.crd import ACTION_ANNOTATION
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.release_status import FragranceReleaseStatus
+from fragrance_operator.adapters import metrics
+from fragrance_operator.canary import status as codec
+from fragrance_operator.canary.machine import quiet_until, weight_set
+from fragrance_operator.drivers.deployments import (
+    DeploymentDriver,
+    DeploymentLookup,
+    TrafficWriter,
+)
+from fragrance_operator.reconcile.context import Context
+from fragrance_operator.reconcile.converge import converge
+from fragrance_operator.reconcile.decide import decide, parse_action
+from fragrance_operator.reconcile.observe import Traffic, Workloads, observe
+from fragrance_operator.reconcile.persist import persist
+
+# A release at rest is converged (drift repaired) at least this often.
+QUIET_RESYNC = 10.0
+NO_RAY = "the rayServe provider needs FRAGRANCE_RAY_DASHBOARD_URL (the Serve REST API)"
+log = structlog.get_logger("fragrance.release")
+
+
+async def tick(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = None) -> None:
+    """``body`` is kopf's view (for Events); ``raw`` the plain object."""
+    # Checked before anything is copied or parsed: most ticks of a release at rest end here.
+    quiet = ctx.quiet.get((body.metadata.namespace or "", body.metadata.name or ""))
+    if (
+        quiet is not None
+        and quiet[0] == body.metadata.get("resourceVersion")
+        and time.time() < quiet[1]
+    ):
+        return
+    raw: dict[str, Any] = {key: body[key] for key in body}
+    meta = raw["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    bound = log.bind(release=name, namespace=namespace)
+    try:
+        spec = FragranceReleaseSpec.model_validate(raw["spec"])
+        previous = (
+            FragranceReleaseStatus.model_validate(raw["status"]) if raw.get("status") else None
+        )
+    except ValidationError as error:
+        kopf.warn(body, reason="InvalidSpec", message=str(error)[:1000])
+        return
+    drivers = _drivers(ctx, spec, lookup)
+    if drivers is None:
+        kopf.warn(body, reason="TrafficNotSet", message=NO_RAY)
+        return
+    workloads, traffic = drivers
+    rollout, plan = codec.rollout_from_status(previous), codec.plan_from_spec(spec)
+    raw_action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
+    seen = await observe(
+        ctx, raw, spec, previous, rollout, plan, parse_action(raw_action), workloads, traffic
+    )
+    if seen.verdict is not None:
+        bound.info("gate", step=rollout.step, decision=seen.verdict.decision)
+    decision = decide(rollout, plan, previous, meta.get("generation", 0), raw_action, seen)
+    version = await persist(ctx, body, raw, decision, bound)
+    if version is None:
+        return
+    new = decision.rollout
+    metrics.observe(namespace, name, new)
+    capacity = seen.capacity
+    metrics.SCALE_UP_BLOCKED.labels(namespace, name).set(1 if capacity and capacity.blocked else 0)
+    if capacity is not None and capacity.headroom is not None:
+        metrics.VRAM_HEADROOM.labels(namespace, name).set(capacity.headroom)
+    metrics.DESIRED_REPLICAS.labels(namespace, name).set(seen.sizing.replicas)
+    moved = seen.verdict is not None and new.weight != rollout.weight
+    in_place = await asyncio.to_thread(
+        converge,
+        body,
+        raw,
+        spec,
+        new,
+        workloads,
+        traffic,
+        bound,
+        seen.decided_at if moved else None,
+        capacity,
+        seen.sizing.replicas,
+    )
+    written_at = time.time()
+    confirmed = weight_set(new, written_at) if in_place else None
+    if confirmed is not None:
+        # Guarded by the version just written: a step that moved meanwhile is not restamped.
+        stamp = {"weightSetAt": codec.timestamp(written_at)}
+        version = await asyncio.to_thread(
+            ctx.kube.patch_release_status, namespace, name, stamp, version
+        )
+        new = confirmed
+    if in_place and version is not None and not spec.scaling.autoscale and raw_action is None:
+        until = quiet_until(new, plan, time.time(), QUIET_RESYNC)
+        ctx.quiet[(namespace, name)] = (version, until)
+
+
+def _drivers(
+    ctx: Context, spec: FragranceReleaseSpec, lookup: DeploymentLookup | None
+) -> tuple[Workloads, Traffic] | None:
+    """The release's workload driver and traffic provider; None: rayServe is not configured."""
+    if spec.traffic.provider == "rayServe":
+        return None if ctx.ray is None else (ctx.ray, ctx.ray)
+    return DeploymentDriver(ctx.kube, ctx.written, lookup), TrafficWriter(ctx.kube, ctx.written)
