@@ -10,19 +10,19 @@ from kopf.testing import KopfRunner
 
 from fragrance_dev.cluster import LocalCluster
 from fragrance_operator.canary.status import seconds
-from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
-    _release,
-    operator,
+from tests.cluster.rollouts import (
+    condition,
+    deployment_replicas,
+    release_doc,
 )
-from tests.cluster.test_capacity import _condition, _replicas
 from tests.helpers import wait_for
 from tests.serving_exporter import ServingExporter
 
 
-def _apply(
+def apply(
     cluster: LocalCluster, namespace: str, name: str, replicas: int = 2, gpus: int = 1
 ) -> None:
-    doc = _release(name, "v1")
+    doc = release_doc(name, "v1")
     doc["spec"]["workload"] = {"replicas": replicas, "gpusPerReplica": gpus}
     doc["spec"]["scaling"] = {
         "autoscale": True,
@@ -45,7 +45,7 @@ def _autoscaling(cluster: LocalCluster, namespace: str, name: str) -> dict[str, 
 
 
 def test_sustained_load_scales_up_after_vram_and_breach_then_down_after_cooldown(
-    operator: KopfRunner,  # noqa: F811
+    operator: KopfRunner,
     cluster: LocalCluster,
     namespace: str,
     serving_exporter: ServingExporter,
@@ -54,23 +54,26 @@ def test_sustained_load_scales_up_after_vram_and_breach_then_down_after_cooldown
     # 35 rps over 2 replicas against a target of 10 per replica: 4 replicas wanted (any
     # measured rate in (30, 40] asks for 4, so the scrape's noise does not change the answer).
     serving_exporter.set(release_name, track="stable", rps=35.0, vram_used_fraction=0.85)
-    _apply(cluster, namespace, release_name)
+    apply(cluster, namespace, release_name)
     stable = f"{release_name}-stable"
-    wait_for(lambda: _replicas(cluster, namespace, stable) == 2, "v1 with 2 replicas")
+    wait_for(lambda: deployment_replicas(cluster, namespace, stable) == 2, "v1 with 2 replicas")
     wait_for(
         lambda: _autoscaling(cluster, namespace, release_name).get("desiredReplicas") == 4,
         "the autoscaler to want 4 replicas",
     )
     wait_for(
         lambda: (
-            _condition(_status(cluster, namespace, release_name), "ScaleUpBlocked").get("reason")
+            condition(_status(cluster, namespace, release_name), "ScaleUpBlocked").get("reason")
             == "LowVRAMHeadroom"
         ),
         "the autoscaler's increase held by the VRAM floor",
     )
-    assert _replicas(cluster, namespace, stable) == 2, "no scale-up under the floor"
+    assert deployment_replicas(cluster, namespace, stable) == 2, "no scale-up under the floor"
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.5)
-    wait_for(lambda: _replicas(cluster, namespace, stable) == 4, "scale-up once headroom is back")
+    wait_for(
+        lambda: deployment_replicas(cluster, namespace, stable) == 4,
+        "scale-up once headroom is back",
+    )
     up = _autoscaling(cluster, namespace, release_name)
     assert up["reason"] in ("ScaledUp", "Steady")
 
@@ -80,8 +83,11 @@ def test_sustained_load_scales_up_after_vram_and_breach_then_down_after_cooldown
         lambda: _autoscaling(cluster, namespace, release_name).get("reason") == "ScaleDownPending",
         "a scale-down waiting out the cooldown",
     )
-    assert _replicas(cluster, namespace, stable) == 4
-    wait_for(lambda: _replicas(cluster, namespace, stable) == 1, "scale-down after the cooldown")
+    assert deployment_replicas(cluster, namespace, stable) == 4
+    wait_for(
+        lambda: deployment_replicas(cluster, namespace, stable) == 1,
+        "scale-down after the cooldown",
+    )
     down = _autoscaling(cluster, namespace, release_name)
     waited = seconds(down["lastScaleDownAt"]) - seconds(down["lastScaleUpAt"])  # type: ignore[operator]
     assert waited >= 8, f"scale-down {waited:.1f}s after the scale-up, cooldown is 8s"
@@ -92,7 +98,7 @@ def test_sustained_load_scales_up_after_vram_and_breach_then_down_after_cooldown
 
 
 def test_growth_stops_at_the_gpus_the_nodes_can_allocate(
-    operator: KopfRunner,  # noqa: F811
+    operator: KopfRunner,
     cluster: LocalCluster,
     namespace: str,
     serving_exporter: ServingExporter,
@@ -100,7 +106,7 @@ def test_growth_stops_at_the_gpus_the_nodes_can_allocate(
 ) -> None:
     # Two kwok GPU nodes with 8 GPUs each; 8 GPUs a replica, huge load: at most 2 fit.
     serving_exporter.set(release_name, track="stable", rps=1000.0, vram_used_fraction=0.3)
-    _apply(cluster, namespace, release_name, replicas=1, gpus=8)
+    apply(cluster, namespace, release_name, replicas=1, gpus=8)
     wait_for(
         lambda: _autoscaling(cluster, namespace, release_name).get("gpuLimit") is not None,
         "the autoscaler to read the nodes' GPUs",

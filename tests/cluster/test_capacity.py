@@ -8,29 +8,19 @@ import yaml
 from kopf.testing import KopfRunner
 
 from fragrance_dev.cluster import LocalCluster
-from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
-    _promoted,
-    _release,
-    _start,
-    operator,
+from tests.cluster.rollouts import (
+    condition,
+    deployment_replicas,
+    promoted,
+    release_doc,
+    start,
 )
 from tests.helpers import wait_for
 from tests.serving_exporter import ServingExporter
 
 
-def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
-    return next((c for c in status.get("conditions", []) if c["type"] == kind), {})
-
-
-def _replicas(cluster: LocalCluster, namespace: str, name: str) -> int | None:
-    got = cluster.kubectl(
-        "get", "deploy", name, "-n", namespace, "-o", "jsonpath={.spec.replicas}", check=False
-    )
-    return int(got.stdout) if got.returncode == 0 and got.stdout else None
-
-
 def test_canary_start_blocked_at_15_percent_then_lifted_at_25(
-    operator: KopfRunner,  # noqa: F811
+    operator: KopfRunner,
     cluster: LocalCluster,
     namespace: str,
     serving_exporter: ServingExporter,
@@ -38,53 +28,53 @@ def test_canary_start_blocked_at_15_percent_then_lifted_at_25(
 ) -> None:
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.85)
     serving_exporter.set(release_name, vram_used_fraction=0.85)
-    watcher = _start(cluster, namespace, release_name)
+    watcher = start(cluster, namespace, release_name)
     held = watcher.until(
         "held for low headroom",
-        lambda s: _condition(s, "ScaleUpBlocked").get("reason") == "LowVRAMHeadroom",
+        lambda s: condition(s, "ScaleUpBlocked").get("reason") == "LowVRAMHeadroom",
     )
-    blocked = _condition(held["status"], "ScaleUpBlocked")
+    blocked = condition(held["status"], "ScaleUpBlocked")
     assert blocked["status"] == "True"
     assert held["status"]["pauseReason"] == "ScaleUpBlocked"
     assert "15% < floor 20%" in blocked["message"]
     assert held["status"]["phase"] == "Paused", "paused with the reason, not failed"
-    assert _replicas(cluster, namespace, f"{release_name}-canary") == 0
+    assert deployment_replicas(cluster, namespace, f"{release_name}-canary") == 0
     assert watcher.weights == [0]
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.75)
     serving_exporter.set(release_name, vram_used_fraction=0.75)
-    final = watcher.until("v2 promoted", _promoted)
+    final = watcher.until("v2 promoted", promoted)
     assert watcher.weights == [0, 1, 5, 25, 100, 0]
     events = cluster.kubectl(
         "get", "events", "-n", namespace, "-o", "jsonpath={.items[*].reason}"
     ).stdout.split()
     assert {"ScaleUpBlocked", "ScaleUpAllowed"} <= set(events)
-    assert _condition(final["status"], "ScaleUpBlocked")["status"] == "False"
+    assert condition(final["status"], "ScaleUpBlocked")["status"] == "False"
 
 
 def test_unknown_headroom_blocks_with_its_own_reason(
-    operator: KopfRunner,  # noqa: F811
+    operator: KopfRunner,
     cluster: LocalCluster,
     namespace: str,
     release_name: str,
 ) -> None:
-    watcher = _start(cluster, namespace, release_name)  # no GPU memory series at all
+    watcher = start(cluster, namespace, release_name)  # no GPU memory series at all
     held = watcher.until("held", lambda s: s.get("pauseReason") == "ScaleUpBlocked")
-    assert _condition(held["status"], "ScaleUpBlocked")["reason"] == "HeadroomUnknown"
+    assert condition(held["status"], "ScaleUpBlocked")["reason"] == "HeadroomUnknown"
 
 
 def test_stable_replicas_increase_waits_scale_down_does_not(
-    operator: KopfRunner,  # noqa: F811
+    operator: KopfRunner,
     cluster: LocalCluster,
     namespace: str,
     serving_exporter: ServingExporter,
     release_name: str,
 ) -> None:
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.85)
-    doc = _release(release_name, "v1")
+    doc = release_doc(release_name, "v1")
     doc["spec"]["workload"]["replicas"] = 2
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc))
     stable = f"{release_name}-stable"
-    wait_for(lambda: _replicas(cluster, namespace, stable) == 2, "v1 with 2 replicas")
+    wait_for(lambda: deployment_replicas(cluster, namespace, stable) == 2, "v1 with 2 replicas")
 
     def scale(replicas: int) -> None:
         doc["spec"]["workload"]["replicas"] = replicas
@@ -98,17 +88,22 @@ def test_stable_replicas_increase_waits_scale_down_does_not(
 
     scale(3)
     wait_for(
-        lambda: _condition(frel()["status"], "ScaleUpBlocked").get("status") == "True",
+        lambda: condition(frel()["status"], "ScaleUpBlocked").get("status") == "True",
         "ScaleUpBlocked",
     )
-    assert _replicas(cluster, namespace, stable) == 2, "the increase waits"
+    assert deployment_replicas(cluster, namespace, stable) == 2, "the increase waits"
     assert frel()["status"]["phase"] == "Succeeded", "scaling never starts a canary"
     scale(1)
-    wait_for(lambda: _replicas(cluster, namespace, stable) == 1, "scale-down while blocked")
+    wait_for(
+        lambda: deployment_replicas(cluster, namespace, stable) == 1, "scale-down while blocked"
+    )
     scale(2)
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.5)
-    wait_for(lambda: _replicas(cluster, namespace, stable) == 2, "scale-up once headroom is back")
     wait_for(
-        lambda: _condition(frel()["status"], "ScaleUpBlocked").get("status") == "False",
+        lambda: deployment_replicas(cluster, namespace, stable) == 2,
+        "scale-up once headroom is back",
+    )
+    wait_for(
+        lambda: condition(frel()["status"], "ScaleUpBlocked").get("status") == "False",
         "the block lifted",
     )

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from fragrance_dev.cluster import LocalCluster
-from tests.cluster.test_canary_operator import CPU_ONLY, _promoted, _start
+from tests.cluster.rollouts import CPU_ONLY, promoted, start
 from tests.helpers import ROOT
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
@@ -137,8 +137,8 @@ def test_operator_under_the_charts_service_account_completes_a_canary(
     )  # fmt: skip
     try:
         serving_exporter.set(release_name)
-        watcher = _start(cluster, namespace, release_name, spec=CPU_ONLY)
-        watcher.until("v2 promoted under the chart's RBAC", _promoted, timeout=120)
+        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY)
+        watcher.until("v2 promoted under the chart's RBAC", promoted, timeout=120)
         assert watcher.weights[-2:] == [100, 0]
     finally:
         operator.terminate()

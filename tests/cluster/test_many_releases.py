@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fragrance_dev.cluster import LocalCluster
-from tests.cluster.test_operator_resilience import operator_process
+from tests.cluster.rollouts import operator_process
 from tests.fleet import FaultInjector, apply_all, release, route, statuses, wrong
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer

@@ -3,46 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from fragrance_dev.cluster import LocalCluster
-from tests.cluster.test_canary_operator import CPU_ONLY, _promoted, _start
+from tests.cluster.rollouts import CPU_ONLY, operator_process, promoted, start
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
-
-
-@contextmanager
-def operator_process(
-    cluster: LocalCluster, prometheus_url: str, log: Path, lease_namespace: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(cluster.layout.kubeconfig),
-        "FRAGRANCE_PROMETHEUS_URL": prometheus_url,
-        "FRAGRANCE_TICK": "0.5",
-        "FRAGRANCE_LEASE_NAMESPACE": lease_namespace,
-        "FRAGRANCE_LEASE_SECONDS": "4",
-        "FRAGRANCE_METRICS_PORT": "0",
-    }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fragrance_operator.cli", "operator"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def test_operator_killed_between_steps_resumes_at_the_right_step(
@@ -56,13 +23,13 @@ def test_operator_killed_between_steps_resumes_at_the_right_step(
     serving_exporter.set(release_name)
     log = tmp_path / "operator.log"
     with operator_process(cluster, prometheus.url, log, namespace) as first:
-        watcher = _start(cluster, namespace, release_name)
+        watcher = start(cluster, namespace, release_name)
         at_kill = watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     assert at_kill["status"]["currentStep"] == 1
     with operator_process(cluster, prometheus.url, log, namespace):
-        final = watcher.until("v2 promoted", _promoted)
+        final = watcher.until("v2 promoted", promoted)
     assert watcher.weights == [0, 1, 5, 25, 100, 0], "no step repeated or skipped"
     outcomes = [h["outcome"] for h in final["status"]["history"] if h["version"] == "v2"]
     assert outcomes == ["Succeeded"]
@@ -78,7 +45,7 @@ def test_prometheus_down_never_promotes(
     serving_exporter.set(release_name)
     with operator_process(cluster, "http://127.0.0.1:9", tmp_path / "operator.log", namespace):
         # CPU-only: with no Prometheus the VRAM floor would hold a GPU canary at 0% instead.
-        watcher = _start(cluster, namespace, release_name, spec=CPU_ONLY)
+        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY)
         final = watcher.until("paused", lambda s: s.get("phase") == "Paused")
     assert final["status"]["pauseReason"] == "GateInconclusive"
     assert final["status"]["stableVersion"] == "v1"
@@ -103,7 +70,7 @@ def test_two_replicas_never_both_act_and_the_standby_takes_over(
         operator_process(cluster, prometheus.url, logs[0], namespace) as a,
         operator_process(cluster, prometheus.url, logs[1], namespace) as b,
     ):
-        watcher = _start(cluster, namespace, release_name)
+        watcher = start(cluster, namespace, release_name)
         watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
         holder = json.loads(
             cluster.kubectl(
@@ -116,7 +83,7 @@ def test_two_replicas_never_both_act_and_the_standby_takes_over(
         assert "transition" not in standby_log.read_text(), "the standby acted"
         leader.send_signal(signal.SIGKILL)
         leader.wait(timeout=10)
-        final = watcher.until("v2 promoted", _promoted)
+        final = watcher.until("v2 promoted", promoted)
     assert watcher.weights == [0, 1, 5, 25, 100, 0]
     text = standby_log.read_text()
     assert text.index("leader") < text.index("transition")

@@ -13,18 +13,17 @@ import yaml
 from kopf.testing import KopfRunner
 
 from fragrance_dev.cluster import LocalCluster
-from tests.cluster.test_canary_operator import (  # noqa: F401  (the module's operator fixture)
+from tests.cluster.rollouts import (
     CPU_ONLY,
     ROUTE,
-    _release,
-    operator,
+    release_doc,
 )
 from tests.helpers import ROOT, wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
 
 
-def _apply(cluster: LocalCluster, namespace: str, doc: dict[str, Any]) -> None:
+def apply(cluster: LocalCluster, namespace: str, doc: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc))
 
 
@@ -60,7 +59,7 @@ def _check(cluster: LocalCluster, prometheus: PrometheusServer, target: str) -> 
 
 
 def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
-    operator: KopfRunner,  # noqa: F811
+    operator: KopfRunner,
     cluster: LocalCluster,
     namespace: str,
     serving_exporter: ServingExporter,
@@ -68,11 +67,11 @@ def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
     release_name: str,
 ) -> None:
     policy = f"tp-{release_name}"
-    _apply(cluster, namespace, ROUTE)
-    _apply(cluster, namespace, _policy(policy))
-    release = _release(release_name, "v1")
+    apply(cluster, namespace, ROUTE)
+    apply(cluster, namespace, _policy(policy))
+    release = release_doc(release_name, "v1")
     release["spec"].update(CPU_ONLY, tuningPolicyRef={"name": policy})
-    _apply(cluster, namespace, release)
+    apply(cluster, namespace, release)
     config_map = f"{release_name}-tuning"
 
     def pushed(retries: int) -> bool:
@@ -107,7 +106,7 @@ def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
     assert "TUNING NOT COMPLETE" in not_yet.stdout
 
     # A live edit reaches the release's pods.
-    _apply(cluster, namespace, _policy(policy, max_retries=5))
+    apply(cluster, namespace, _policy(policy, max_retries=5))
     wait_for(lambda: pushed(5), "the edited policy written")
 
     # The learner past decaySteps, entropy at its floor, one rollback, the mix on target.

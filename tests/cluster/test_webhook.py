@@ -12,7 +12,7 @@ from kopf.testing import KopfRunner
 
 from fragrance_dev.cluster import LocalCluster
 from fragrance_dev.cluster.pki import CertificateAuthority
-from tests.cluster.test_canary_operator import _release
+from tests.cluster.rollouts import release_doc
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer, free_port
 from tests.serving_exporter import ServingExporter
@@ -53,7 +53,7 @@ def operator_with_webhook(
     assert runner.exception is None
 
 
-def _apply(cluster: LocalCluster, namespace: str, doc: dict[str, object]) -> str:
+def apply(cluster: LocalCluster, namespace: str, doc: dict[str, object]) -> str:
     result = cluster.kubectl(
         "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc), check=False
     )
@@ -70,9 +70,9 @@ def test_webhook_refuses_replica_increase_under_the_floor_and_warns_on_missing_p
     tmp_path: Path,
 ) -> None:
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.85)
-    doc = _release(release_name, "v1")
+    doc = release_doc(release_name, "v1")
     doc["spec"]["workload"]["replicas"] = 2
-    warned = _apply(cluster, namespace, doc)
+    warned = apply(cluster, namespace, doc)
     assert "spec.tuningPolicyRef: TuningPolicy default not found" in warned
 
     def refused() -> bool:
@@ -84,7 +84,7 @@ def test_webhook_refuses_replica_increase_under_the_floor_and_warns_on_missing_p
 
     wait_for(refused, "the webhook to refuse 2 -> 3 at 15% headroom", 30)
     doc["spec"]["workload"]["replicas"] = 1
-    _apply(cluster, namespace, doc)  # scale-down is always allowed
+    apply(cluster, namespace, doc)  # scale-down is always allowed
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.5)
 
     def allowed() -> bool:

@@ -1,0 +1,176 @@
+"""What the operator's cluster tests share: release manifests, a watcher of weights and
+status, the operator as a process of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fragrance_dev.cluster import LocalCluster
+from tests.helpers import release_manifest, wait_for
+from tests.prometheus_server import free_port
+
+METRICS_PORT = free_port()
+
+
+def release_doc(name: str, version: str, **canary: Any) -> dict[str, Any]:
+    doc = release_manifest(name, version)
+    doc["spec"]["canary"].update({"progressDeadline": "2m", **canary})
+    return doc
+
+
+CPU_ONLY = {"workload": {"replicas": 1, "gpusPerReplica": 0}}
+ROUTE = {
+    "apiVersion": "gateway.networking.k8s.io/v1",
+    "kind": "HTTPRoute",
+    "metadata": {"name": "brief-api"},
+    "spec": {"rules": [{"backendRefs": []}]},
+}
+
+
+class Watcher:
+    def __init__(
+        self, cluster: LocalCluster, namespace: str, name: str, nginx: bool = False
+    ) -> None:
+        self.cluster, self.namespace, self.name, self.nginx = cluster, namespace, name, nginx
+        self.weights: list[int] = []
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        got = self.cluster.kubectl(
+            "get", kind, name, "-n", self.namespace, "-o", "json", check=False
+        )
+        return json.loads(got.stdout) if got.returncode == 0 else None
+
+    def release(self) -> dict[str, Any]:
+        found = self.get("frel", self.name)
+        assert found is not None
+        return found
+
+    def route_weight(self) -> int:
+        if self.nginx:
+            canary = self.get("ingress", "brief-api-canary") or {}
+            annotations = canary.get("metadata", {}).get("annotations", {})
+            weight = int(annotations.get("nginx.ingress.kubernetes.io/canary-weight", 0))
+        else:
+            route = self.get("httproute", "brief-api") or {}
+            refs = route.get("spec", {}).get("rules", [{}])[0].get("backendRefs", [])
+            weight = next((r["weight"] for r in refs if r["name"] == f"{self.name}-canary"), 0)
+        if not self.weights or self.weights[-1] != weight:
+            self.weights.append(weight)
+        return int(weight)
+
+    def until(self, what: str, condition: Any, timeout: float = 90) -> dict[str, Any]:
+        def check() -> bool:
+            self.route_weight()
+            return bool(condition(self.release().get("status", {})))
+
+        wait_for(check, what, timeout)
+        # Status is written before the world converges to it: wait for the traffic to follow.
+        wait_for(
+            lambda: self.route_weight() == self.release()["status"].get("canaryWeight", 0),
+            f"traffic to follow status after {what}",
+            30,
+        )
+        return self.release()
+
+
+def apply(cluster: LocalCluster, namespace: str, doc: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc))
+
+
+INGRESS = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "Ingress",
+    "metadata": {"name": "brief-api"},
+    "spec": {
+        "ingressClassName": "nginx",
+        "rules": [
+            {
+                "host": "brief.example.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "x-stable", "port": {"number": 8000}}},
+                        }
+                    ]
+                },
+            }
+        ],
+    },
+}
+
+
+def start(
+    cluster: LocalCluster,
+    namespace: str,
+    name: str,
+    nginx: bool = False,
+    spec: dict[str, Any] | None = None,
+    **canary: Any,
+) -> Watcher:
+    """v1 deployed as stable, then v2 applied: the canary starts."""
+    apply(cluster, namespace, INGRESS if nginx else ROUTE)
+    docs = [release_doc(name, version, **canary) for version in ("v1", "v2")]
+    for doc in docs:
+        if nginx:
+            doc["spec"]["traffic"] = {"provider": "nginx", "nginx": {"ingress": "brief-api"}}
+        doc["spec"].update(spec or {})
+    apply(cluster, namespace, docs[0])
+    watcher = Watcher(cluster, namespace, name, nginx)
+    watcher.until("v1 stable", lambda s: s.get("phase") == "Succeeded")
+    apply(cluster, namespace, docs[1])
+    return watcher
+
+
+def promoted(status: dict[str, Any]) -> bool:
+    return status.get("phase") == "Succeeded" and status.get("stableVersion") == "v2"
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A condition of a status, {} when it has none of that type."""
+    return next((c for c in status.get("conditions", []) if c["type"] == kind), {})
+
+
+def deployment_replicas(cluster: LocalCluster, namespace: str, name: str) -> int | None:
+    got = cluster.kubectl(
+        "get", "deploy", name, "-n", namespace, "-o", "jsonpath={.spec.replicas}", check=False
+    )
+    return int(got.stdout) if got.returncode == 0 and got.stdout else None
+
+
+@contextmanager
+def operator_process(
+    cluster: LocalCluster, prometheus_url: str, log: Path, lease_namespace: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cluster.layout.kubeconfig),
+        "FRAGRANCE_PROMETHEUS_URL": prometheus_url,
+        "FRAGRANCE_TICK": "0.5",
+        "FRAGRANCE_LEASE_NAMESPACE": lease_namespace,
+        "FRAGRANCE_LEASE_SECONDS": "4",
+        "FRAGRANCE_METRICS_PORT": "0",
+    }
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fragrance_operator.cli", "operator"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
