@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -16,24 +16,11 @@ from .base import (
     section,
     unique,
 )
+from .canary import CanarySpec
 from .modes import Mode
 from .release_status import FragranceReleaseStatus
 
 Backend = Literal["openai", "torch"]
-
-BUILTIN_CHECKS = (
-    "errorRate5xx",
-    "errorRate4xx",
-    "latencyP95",
-    "schemaFailureRate",
-    "jsonFallbackRate",
-    "circuitBreakers",
-    "llmHealth",
-    "vramHeadroom",
-    "rlLossRunaway",
-    "cacheHitRate",
-)
-_BUILTIN_CEL_LIST = "[" + ", ".join(f"'{name}'" for name in BUILTIN_CHECKS) + "]"
 
 
 class FaultInjection(KubeModel):
@@ -157,204 +144,6 @@ class TrafficSpec(KubeModel):
     ray_serve: RayServeTraffic | None = Field(
         default=None, alias="rayServe", description="Settings of the rayServe provider."
     )
-
-
-class LatencyThresholds(KubeModel):
-    fast: float | None = Field(default=None, gt=0, description="p95 budget in seconds (2.5).")
-    balanced: float | None = Field(default=None, gt=0, description="p95 budget in seconds (3.2).")
-    creative: float | None = Field(default=None, gt=0, description="p95 budget in seconds (4.5).")
-
-
-class Thresholds(KubeModel):
-    """Overrides of the built-in gate checks; an unset field keeps the default in brackets."""
-
-    error_rate5xx: float | None = Field(
-        default=None,
-        alias="errorRate5xx",
-        ge=0,
-        le=1,
-        description="Highest canary 5xx share, 0..1 (0.01).",
-    )
-    error_rate4xx: float | None = Field(
-        default=None,
-        alias="errorRate4xx",
-        ge=0,
-        le=1,
-        description="Highest canary 4xx share, 0..1 (0.05).",
-    )
-    latency_p95: LatencyThresholds | None = Field(
-        default=None, description="p95 latency budget per mode, in seconds."
-    )
-    schema_failure_rate: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Highest share of outputs failing the JSON schema after all retries (0).",
-    )
-    json_fallback_rate: float | None = Field(
-        default=None, ge=0, le=1, description="Highest share of fallback answers (0.01)."
-    )
-    vram_headroom: float | None = Field(
-        default=None, ge=0, le=1, description="Lowest free/total VRAM on serving GPUs (0.20)."
-    )
-    rl_loss_runaway: float | None = Field(
-        default=None,
-        gt=1,
-        le=100,
-        description="PPO loss must stay below this multiple of its recent mean (2.0).",
-    )
-    cache_hit_rate: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Lowest cache hit rate for the fast and balanced modes (0.60).",
-    )
-    upstream_error_rate: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Highest share of model calls with no usable answer (5xx, timeout, "
-        "connection, 429), retries included (0.10). Retries and downshifts hide these from "
-        "users; this check does not.",
-    )
-
-
-class MetricCheck(KubeModel):
-    """An extra gate check: a PromQL query and the bounds its value must keep."""
-
-    rules = (
-        Rule(
-            cel="has(self.min) || has(self.max)",
-            message="a metric check needs min or max",
-            check=lambda m: m.min is not None or m.max is not None,
-        ),
-        Rule(
-            cel="!has(self.min) || !has(self.max) || self.min <= self.max",
-            message="min must not be greater than max",
-            check=lambda m: m.min is None or m.max is None or m.min <= m.max,
-            field_path=".min",
-        ),
-    )
-
-    name: str = Field(
-        min_length=1,
-        max_length=63,
-        pattern=r"^[a-zA-Z][a-zA-Z0-9_-]*$",
-        description="Name of the check as shown in status.gate.checks.",
-    )
-    query: str = Field(
-        min_length=1,
-        max_length=4096,
-        description="PromQL returning one value; ${release} and ${track} are substituted.",
-    )
-    min: float | None = Field(default=None, description="The check fails below this value.")
-    max: float | None = Field(default=None, description="The check fails above this value.")
-    severity: Literal["NO-GO", "WARNING"] = Field(
-        default="NO-GO", description="Decision when the check fails: NO-GO or WARNING."
-    )
-
-
-class AnalysisSpec(KubeModel):
-    rules = (
-        Rule(
-            cel=None,  # x-kubernetes-list-type: map
-            message="metric names must be unique",
-            check=lambda a: unique(a.metrics, "name"),
-            field_path=".metrics",
-        ),
-        Rule(
-            cel=f"!has(self.metrics) || self.metrics.all(m, !(m.name in {_BUILTIN_CEL_LIST}))",
-            message="metrics must not reuse the name of a built-in check; use thresholds "
-            "to change a built-in check",
-            check=lambda a: all(m.name not in BUILTIN_CHECKS for m in a.metrics),
-            field_path=".metrics",
-        ),
-    )
-
-    interval: Duration = Field(default="1m", description="Time between gate evaluations.")
-    failure_limit: int = Field(
-        default=0,
-        ge=0,
-        le=100,
-        description="NO-GO results tolerated at a step; the next one rolls back.",
-    )
-    inconclusive_limit: int = Field(
-        default=3,
-        ge=1,
-        le=100,
-        description="INCONCLUSIVE (or WARNING) results in a row before onInconclusive acts.",
-    )
-    on_inconclusive: Literal["pause", "rollback"] = Field(
-        default="pause", description="What happens after inconclusiveLimit: pause or rollback."
-    )
-    min_requests: int = Field(
-        default=20,
-        ge=0,
-        le=1_000_000,
-        description="Fewer canary requests than this in a window makes the gate INCONCLUSIVE.",
-    )
-    thresholds: Thresholds = section(Thresholds, "Overrides of the built-in checks.")
-    metrics: list[MetricCheck] = Field(
-        default_factory=list,
-        max_length=20,
-        description="Extra PromQL checks, evaluated with the built-in ones.",
-        json_schema_extra={
-            "default": [],
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["name"],
-        },
-    )
-
-
-class CanarySpec(KubeModel):
-    rules = (
-        Rule(
-            cel="self.steps.isSorted()",
-            message="steps must be strictly increasing",
-            check=lambda c: all(a < b for a, b in zip(c.steps, c.steps[1:], strict=False)),
-            field_path=".steps",
-        ),
-        Rule(
-            cel="self.steps[size(self.steps) - 1] == 100",
-            message="the last step must be 100",
-            check=lambda c: c.steps[-1] == 100,
-            field_path=".steps",
-        ),
-        Rule(
-            cel="duration(self.stepInterval) >= duration(self.analysis.interval)",
-            message="stepInterval must be at least analysis.interval",
-            check=lambda c: parse_duration(c.step_interval) >= parse_duration(c.analysis.interval),
-            field_path=".stepInterval",
-        ),
-        Rule(
-            cel="duration(self.progressDeadline) > duration(self.stepInterval)",
-            message="progressDeadline must be longer than stepInterval",
-            check=lambda c: parse_duration(c.progress_deadline) > parse_duration(c.step_interval),
-            field_path=".progressDeadline",
-        ),
-    )
-
-    steps: list[Annotated[int, Field(ge=1, le=100, description="Canary weight in percent.")]] = (
-        Field(
-            default_factory=lambda: [1, 5, 25, 100],
-            min_length=1,
-            max_length=20,
-            description="Canary traffic weights in percent, strictly increasing, ending at 100.",
-            json_schema_extra={
-                "default": [1, 5, 25, 100],
-                "x-kubernetes-list-type": "set",
-            },
-        )
-    )
-    step_interval: Duration = Field(default="5m", description="Least time spent at a step.")
-    progress_deadline: Duration = Field(
-        default="1h",
-        description="A step that has not advanced within this time is Stalled.",
-    )
-    manual_promotion: bool = Field(
-        default=False, description="When true, wait for a promote action before going to 100%."
-    )
-    analysis: AnalysisSpec = section(AnalysisSpec, "How and how often the gate is judged.")
 
 
 class ScalingSpec(KubeModel):

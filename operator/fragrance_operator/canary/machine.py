@@ -12,130 +12,48 @@ nothing;
 NO-GO beyond ``failureLimit`` rolls back; ``inconclusiveLimit`` INCONCLUSIVE results in a row
 pause (or roll back, per ``onInconclusive``); WARNING holds the step and pauses after the
 same limit; no progress within ``progressDeadline`` fails the rollout back to stable.
+The types it speaks in (``Rollout``, ``Plan``, ``Observation``, ``Transition``...) are in
+``rollout.py``, the step's clock in ``clock.py``; both re-exported here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Literal
 
-Decision = Literal["GO", "WARNING", "NO-GO", "INCONCLUSIVE"]
-Phase = Literal["Pending", "Progressing", "Paused", "Succeeded", "RolledBack", "Failed"]
-Outcome = Literal["Succeeded", "RolledBack", "Failed", "Aborted"]
+from fragrance_operator.canary.clock import analysis_due, quiet_until, step_clock, weight_set
+from fragrance_operator.canary.rollout import (
+    Action,
+    Decision,
+    Event,
+    Finished,
+    Gate,
+    Observation,
+    Outcome,
+    PauseReason,
+    Phase,
+    Plan,
+    Rollout,
+    Transition,
+)
 
-
-class Action(StrEnum):
-    """Manual controls (annotation ``fragrance.ai/action`` or the kubectl plugin)."""
-
-    PROMOTE = "promote"  # make the canary stable now, skipping the remaining steps
-    ABORT = "abort"  # roll back now
-    PAUSE = "pause"
-    RESUME = "resume"
-    RETRY = "retry"  # start a rolled-back or failed release again, same spec
-
-
-class PauseReason(StrEnum):
-    USER = "PausedByUser"
-    SUSPENDED = "Suspended"
-    AWAITING_PROMOTION = "AwaitingPromotion"
-    INCONCLUSIVE = "GateInconclusive"
-    WARNING = "GateWarning"
-    SCALE_UP_BLOCKED = "ScaleUpBlocked"  # the canary's pods would cross the VRAM floor
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the spec asks for, in the machine's terms (durations in seconds)."""
-
-    version: str
-    image: str
-    spec_hash: str  # hash of the fields that change the workload
-    steps: tuple[int, ...]
-    step_interval: float
-    analysis_interval: float
-    progress_deadline: float
-    failure_limit: int = 0
-    inconclusive_limit: int = 3
-    on_inconclusive: Literal["pause", "rollback"] = "pause"
-    manual_promotion: bool = False
-    suspend: bool = False
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """The state the operator keeps in ``status`` (its only memory)."""
-
-    phase: Phase = "Pending"
-    stable_version: str | None = None
-    stable_image: str | None = None
-    stable_hash: str | None = None
-    canary_version: str | None = None
-    canary_image: str | None = None
-    canary_hash: str | None = None
-    step: int = 0
-    weight: int = 0
-    step_started_at: float | None = None
-    # When the data plane was seen carrying ``weight`` (None: not yet, or unknown). The
-    # step is timed from it: a gate whose window reached back before it would judge the
-    # previous weight's traffic.
-    weight_set_at: float | None = None
-    last_analysis_at: float | None = None
-    nogo_count: int = 0
-    inconclusive_streak: int = 0
-    last_decision: Decision | None = None
-    pause_reason: PauseReason | None = None
-    promoting: bool = False
-
-    @property
-    def canary_active(self) -> bool:
-        return self.phase in ("Progressing", "Paused") and self.canary_version is not None
-
-    @property
-    def canary_held(self) -> bool:
-        """The canary exists but must not start pods (VRAM floor)."""
-        return self.pause_reason == PauseReason.SCALE_UP_BLOCKED and self.weight == 0
-
-
-@dataclass(frozen=True)
-class Gate:
-    decision: Decision
-    summary: str = ""  # the failing checks in words, for events and history
-    evaluated_at: float | None = None  # when its queries were sent: its window's end
-    took: float = 0.0  # seconds until the answers came back (a slow Prometheus, retries)
-
-
-@dataclass(frozen=True)
-class Observation:
-    now: float
-    canary_ready: bool = False
-    stable_ready: bool = False
-    gate: Gate | None = None
-    action: Action | None = None
-    scale_up_blocked: bool = False  # starting canary pods would cross the VRAM floor
-    capacity_message: str = ""
-
-
-@dataclass(frozen=True)
-class Event:
-    reason: str
-    message: str
-    warning: bool = False
-
-
-@dataclass(frozen=True)
-class Finished:
-    version: str
-    outcome: Outcome
-    reason: str
-
-
-@dataclass(frozen=True)
-class Transition:
-    rollout: Rollout
-    events: tuple[Event, ...] = ()
-    finished: Finished | None = None
-    action_consumed: bool = False
+__all__ = [
+    "Action",
+    "Decision",
+    "Event",
+    "Finished",
+    "Gate",
+    "Observation",
+    "Outcome",
+    "PauseReason",
+    "Phase",
+    "Plan",
+    "Rollout",
+    "Transition",
+    "advance",
+    "analysis_due",
+    "quiet_until",
+    "weight_set",
+]
 
 
 @dataclass
@@ -158,58 +76,6 @@ class _Builder:
             # A new weight is not in the data plane until the converge after this write.
             self.set(weight_set_at=None)
         return Transition(self.rollout, tuple(self.events), self.finished, action_consumed)
-
-
-def weight_set(rollout: Rollout, at: float) -> Rollout | None:
-    """The rollout once its weight was written at ``at`` (None: nothing new to record)."""
-    if rollout.weight == 0 or rollout.weight_set_at is not None:
-        return None
-    return replace(rollout, weight_set_at=at)
-
-
-def _step_clock(rollout: Rollout) -> float | None:
-    """When the current step began carrying traffic (None: its weight is not written yet)."""
-    if rollout.weight_set_at is None:
-        return None
-    return max(rollout.weight_set_at, rollout.step_started_at or 0.0)
-
-
-def analysis_due(rollout: Rollout, plan: Plan, now: float) -> bool:
-    """Whether the gate must be evaluated before ``advance`` can decide this tick."""
-    if rollout.phase != "Progressing" or rollout.weight == 0 or rollout.promoting:
-        return False
-    since = _window_start(rollout)
-    return since is not None and now - since >= plan.analysis_interval
-
-
-def _window_start(rollout: Rollout) -> float | None:
-    """Where the next gate's window may begin: after the last gate and the step's clock
-    (a resume restarts it too, so no window spans the pause)."""
-    clock = _step_clock(rollout)
-    if clock is None:
-        return None
-    return max(clock, rollout.last_analysis_at or clock)
-
-
-def quiet_until(rollout: Rollout, plan: Plan, now: float, resync: float) -> float:
-    """Until when a tick can decide nothing new unless the object itself changes.
-
-    A spec edit or an action annotation changes the object, so the caller ticks again at
-    once; what changes by itself is time (the next gate, the deadline), readiness while
-    waiting for a track, and VRAM headroom while it holds the canary. ``resync`` bounds
-    the wait, so the world is still converged (drift repaired) at least that often.
-    """
-    waiting = rollout.promoting or (rollout.canary_active and rollout.weight == 0)
-    if waiting or rollout.pause_reason == PauseReason.SCALE_UP_BLOCKED:
-        return now
-    if rollout.phase != "Progressing":
-        return now + resync
-    since = _window_start(rollout)
-    if since is None:
-        return now  # the weight is not known written: converge and confirm it
-    due = since + plan.analysis_interval
-    deadline = (rollout.step_started_at or now) + plan.progress_deadline
-    return min(due, deadline, now + resync)
 
 
 def advance(rollout: Rollout, plan: Plan, obs: Observation) -> Transition:
@@ -320,7 +186,7 @@ def _stale(r: Rollout, plan: Plan, gate: Gate, now: float) -> str:
     """Why a gate result must not decide this step ('' when it may)."""
     if gate.evaluated_at is None:
         return ""
-    clock = _step_clock(r)
+    clock = step_clock(r)
     if clock is not None and gate.evaluated_at - plan.analysis_interval < clock:
         return "its window began before this step's weight was written"
     age = now - (gate.evaluated_at + gate.took)
@@ -356,7 +222,7 @@ def _judge(b: _Builder, plan: Plan, gate: Gate, now: float) -> None:
             b.emit("Paused", f"gate {gate.decision} {streak} times in a row{detail}", True)
         return
     b.set(inconclusive_streak=0)
-    clock = _step_clock(r)
+    clock = step_clock(r)
     if clock is None or now - clock < plan.step_interval:
         return
     if r.step + 1 >= len(plan.steps):
