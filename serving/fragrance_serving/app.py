@@ -27,10 +27,11 @@ from fragrance_api.serving_args import AppArgs
 from fragrance_serving import backends, policy_file
 from fragrance_serving.admin import Admin, AdminError, CacheTTL, ForcedMode
 from fragrance_serving.brief import BriefRequest, BriefResponse, FeedbackRequest
-from fragrance_serving.ensemble import Ensemble, GuardFailed, Unavailable
+from fragrance_serving.ensemble import Ensemble
 from fragrance_serving.guards.upstream import UpstreamError
 from fragrance_serving.learning.worker import PPOWorker
 from fragrance_serving.metrics import ServingMetrics
+from fragrance_serving.model_client import GuardFailed, Unavailable
 from fragrance_serving.settings import from_policy, parse_policy
 
 api = FastAPI(

@@ -16,10 +16,9 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from fragrance_api.modes import MODES, Mode
+from fragrance_api.modes import CACHED_MODES, MODES, Mode
 from fragrance_serving.brief import (
     BriefRequest,
     BriefResponse,
@@ -32,40 +31,15 @@ from fragrance_serving.guards.cache import BriefCache
 from fragrance_serving.guards.json_guard import guarded
 from fragrance_serving.guards.upstream import KINDS, UpstreamError
 from fragrance_serving.metrics import ServingMetrics
+from fragrance_serving.model_client import (
+    BreakerOpen,
+    GuardFailed,
+    Health,
+    ModelClient,
+    Unavailable,
+)
 from fragrance_serving.routing import ModeRouter, downshift_path
 from fragrance_serving.settings import ServingSettings
-
-#: Creative answers are meant to differ each time: only these modes are cached.
-CACHED_MODES: tuple[Mode, ...] = ("fast", "balanced")
-
-
-class ModelClient(Protocol):
-    async def generate(self, prompt: str, attempt: int) -> str: ...
-
-    async def health(self) -> float:
-        """A real test generation; returns its latency in seconds or raises."""
-        ...
-
-
-class Unavailable(Exception):
-    """No mode answered and fallback is disabled: the API says 503."""
-
-
-class GuardFailed(Exception):
-    """Every attempt failed and fallback is disabled: the API says 502."""
-
-
-class BreakerOpen(Exception):
-    """The model's breaker admits no call now."""
-
-
-@dataclass(frozen=True)
-class Health:
-    model: str
-    healthy: bool
-    latency: float | None
-    detail: str = ""
-
 
 STATUSES = ("200", "500", "502", "503")  # what ``brief`` counts a request as
 

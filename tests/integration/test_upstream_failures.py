@@ -20,8 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from fragrance_api.modes import Mode
 from fragrance_serving.backends import Model, OpenAIBackend
 from fragrance_serving.brief import BriefRequest, BriefResponse
-from fragrance_serving.ensemble import Ensemble, Unavailable
+from fragrance_serving.ensemble import Ensemble
 from fragrance_serving.metrics import ServingMetrics
+from fragrance_serving.model_client import Unavailable
 from fragrance_serving.settings import from_policy, parse_policy
 from tests.openai_fake import FakeOpenAI, Plan, serve_fake
 

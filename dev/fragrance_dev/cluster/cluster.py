@@ -11,12 +11,9 @@ import contextlib
 import fcntl
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -24,10 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from . import components, kubeconfig, processes, thirdparty, toolchain
+from . import components, kubeconfig, probes, processes, thirdparty, toolchain
 from .layout import Layout
 from .nodes import DEFAULT_NODES, node_manifest
-from .pki import CLIENTS, CertificateAuthority, service_account_keys
+from .pki import CertificateAuthority, service_account_keys
 
 Progress = Callable[[str], None]
 
@@ -49,19 +46,6 @@ class ClusterInfo:
     bin_dir: str
     ports: dict[str, int]
     started_in_seconds: float
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class ClusterError(RuntimeError):
@@ -214,14 +198,14 @@ class LocalCluster:
         for directory in (layout.state, layout.logs, layout.bin):
             directory.mkdir(parents=True, exist_ok=True)
         names = components.PORT_NAMES
-        ports = dict(zip(names, _free_ports(len(names)), strict=True))
+        ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
         server = f"https://127.0.0.1:{ports['apiserver']}"
         ca = self._ca()
         serving = ca.serving("apiserver", APISERVER_HOSTS)
         sa = service_account_keys(layout.pki)
-        configs = self._client_kubeconfigs(ca, server)
+        configs = kubeconfig.for_clients(ca, server, layout)
         for name in ("kubectl", "helm"):
-            _write_client_wrapper(layout.bin / name, tools[name], layout.kubeconfig)
+            kubeconfig.write_client_wrapper(layout.bin / name, tools[name], layout.kubeconfig)
 
         certs = components.Certificates(
             ca=ca.pair.cert,
@@ -280,27 +264,6 @@ class LocalCluster:
             started_in_seconds=round(time.monotonic() - started, 2),
         )
 
-    def _client_kubeconfigs(self, ca: CertificateAuthority, server: str) -> dict[str, Path]:
-        paths = {}
-        for stem, user, group in CLIENTS:
-            pair = ca.client(stem, user, group)
-            path = (
-                self.layout.kubeconfig
-                if stem == "admin"
-                else self.layout.state / "kubeconfigs" / f"{stem}.yaml"
-            )
-            paths[stem] = kubeconfig.write(
-                path,
-                kubeconfig.kubeconfig(
-                    server,
-                    ca.pem,
-                    user,
-                    cert_pem=pair.cert.read_bytes(),
-                    key_pem=pair.key.read_bytes(),
-                ),
-            )
-        return paths
-
     def _launch(self, name: str, argv: list[str]) -> None:
         # The state dir in the command line is what later proves a pid is ours.
         if not any(str(self.layout.state) in arg for arg in argv):
@@ -316,50 +279,20 @@ class LocalCluster:
     def _apply_docs(self, docs: list[dict[str, object]]) -> None:
         self.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(docs))
 
-    # -- readiness -----------------------------------------------------------------------------
-
     def _ssl_context(self) -> ssl.SSLContext:
-        ca = self._ca()
-        context = ssl.create_default_context(cafile=str(ca.pair.cert))
-        admin = ca.client(*CLIENTS[0])
-        context.load_cert_chain(str(admin.cert), str(admin.key))
-        return context
+        return probes.admin_context(self._ca())
 
     def _ready(self, server: str) -> bool:
-        try:
-            with urllib.request.urlopen(
-                f"{server}/readyz", context=self._ssl_context(), timeout=3
-            ) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError, ssl.SSLError):
-            return False
-
-    def _healthy(self, url: str) -> bool:
-        if url.startswith("https://"):
-            return self._ready(url)
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
+        return probes.ready(server, self._ssl_context())
 
     def _wait(self, url: str, what: str, timeout: float) -> None:
-        self._poll(lambda: self._healthy(url), what, timeout)
+        self._poll(lambda: probes.healthy(url, self._ssl_context), what, timeout)
 
     def _poll(self, condition: Callable[[], bool], what: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.2)
-        raise ClusterError(f"{what} was not ready within {timeout:.0f}s; see {self.layout.logs}")
+        if not probes.poll(condition, timeout):
+            raise ClusterError(
+                f"{what} was not ready within {timeout:.0f}s; see {self.layout.logs}"
+            )
 
 
 _START_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
-
-
-def _write_client_wrapper(path: Path, binary: Path, config: Path) -> None:
-    """``.cluster/bin/kubectl`` talks to the local cluster unless told otherwise by a flag."""
-    path.unlink(missing_ok=True)
-    path.write_text(f'#!/bin/sh\nKUBECONFIG="{config}" exec "{binary}" "$@"\n')
-    path.chmod(0o755)

@@ -8,6 +8,9 @@ from typing import Any
 
 import yaml
 
+from .layout import Layout
+from .pki import CLIENTS, CertificateAuthority
+
 CLUSTER_NAME = "fragrance-local"
 
 
@@ -59,3 +62,31 @@ def write(path: Path, config: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
     return path
+
+
+def for_clients(ca: CertificateAuthority, server: str, layout: Layout) -> dict[str, Path]:
+    """One kubeconfig per control-plane client (the admin's at ``layout.kubeconfig``)."""
+    paths = {}
+    for stem, user, group in CLIENTS:
+        pair = ca.client(stem, user, group)
+        path = (
+            layout.kubeconfig if stem == "admin" else layout.state / "kubeconfigs" / f"{stem}.yaml"
+        )
+        paths[stem] = write(
+            path,
+            kubeconfig(
+                server,
+                ca.pem,
+                user,
+                cert_pem=pair.cert.read_bytes(),
+                key_pem=pair.key.read_bytes(),
+            ),
+        )
+    return paths
+
+
+def write_client_wrapper(path: Path, binary: Path, config: Path) -> None:
+    """``.cluster/bin/kubectl`` talks to the local cluster unless told otherwise by a flag."""
+    path.unlink(missing_ok=True)
+    path.write_text(f'#!/bin/sh\nKUBECONFIG="{config}" exec "{binary}" "$@"\n')
+    path.chmod(0o755)
