@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from fragrance_dev.cluster import Layout, LocalCluster
+from fragrance_dev.cluster.node.config import NODE_NAME
 from fragrance_dev.cluster.processes import recorded
 from tests.helpers import ROOT, wait_for
 
@@ -26,12 +27,14 @@ def test_server_reports_a_real_version(cluster: LocalCluster) -> None:
     assert version["clientVersion"]["gitVersion"] == version["serverVersion"]["gitVersion"]
 
 
-def test_four_ready_nodes_two_with_gpus(cluster: LocalCluster) -> None:
+def test_four_fake_nodes_two_with_gpus_and_the_real_node_all_ready(cluster: LocalCluster) -> None:
     nodes = _json(cluster, "get", "nodes")["items"]
-    assert len(nodes) == 4
     for node in nodes:
         ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
         assert [c["status"] for c in ready] == ["True"], node["metadata"]["name"]
+    fake = [n for n in nodes if n["metadata"].get("annotations", {}).get("kwok.x-k8s.io/node")]
+    assert len(fake) == 4
+    assert [n["metadata"]["name"] for n in nodes if n not in fake] == [NODE_NAME]
     gpus = {n["metadata"]["name"]: n["status"]["capacity"].get("nvidia.com/gpu") for n in nodes}
     assert sorted(name for name, count in gpus.items() if count == "8") == [
         "gpu-node-1",
@@ -180,7 +183,7 @@ def test_up_and_down_leave_no_process_behind(tmp_path: Path) -> None:
     """A second, throwaway cluster: started, proven working, stopped without leftovers."""
     layout = Layout(Layout.default().root, state_dir=tmp_path / "cluster")
     messages: list[str] = []
-    second = LocalCluster(layout, progress=messages.append)
+    second = LocalCluster(layout, progress=messages.append, real_node=False)
     # Two callers at once (make cluster beside a pytest run) get one cluster.
     with ThreadPoolExecutor(max_workers=2) as pool:
         infos = list(pool.map(lambda _: second.up(), range(2)))

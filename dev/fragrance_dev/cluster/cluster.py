@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -23,8 +24,11 @@ import yaml
 
 from . import components, kubeconfig, probes, processes, thirdparty, toolchain
 from .layout import Layout
+from .node import runtime
+from .node.config import NodePaths
+from .node.runtime import RealNode
 from .nodes import DEFAULT_NODES, node_manifest
-from .pki import CertificateAuthority, service_account_keys
+from .pki import CLIENTS, CertificateAuthority, service_account_keys
 
 Progress = Callable[[str], None]
 
@@ -53,9 +57,19 @@ class ClusterError(RuntimeError):
 
 
 class LocalCluster:
-    def __init__(self, layout: Layout | None = None, progress: Progress = print) -> None:
+    def __init__(
+        self,
+        layout: Layout | None = None,
+        progress: Progress = print,
+        real_node: bool | None = None,
+    ) -> None:
         self.layout = layout or Layout.default()
         self.progress = progress
+        # One real node per machine (its bridge, its kube-proxy's chains): a second cluster
+        # beside the default one runs kwok's nodes only. None: $FRAGRANCE_REAL_NODE (default on).
+        self.real_node = (
+            real_node if real_node is not None else os.environ.get("FRAGRANCE_REAL_NODE") != "0"
+        )
 
     # -- public API ------------------------------------------------------------------------
 
@@ -79,6 +93,11 @@ class LocalCluster:
                 # Serve the CRDs as the models generate them now (after a `make crds`).
                 self._apply_files(sorted(self.layout.crds.glob("*.yaml")))
                 return existing
+            if self.real_node and (why := runtime.missing()):
+                raise ClusterError(
+                    "the real node needs " + "; ".join(why) + " (FRAGRANCE_REAL_NODE=0: "
+                    "a cluster of kwok's fake nodes only)"
+                )
             tools = toolchain.ensure_tools(self.layout, self.progress)
             self.down(quiet=True)
             started = time.monotonic()
@@ -106,8 +125,12 @@ class LocalCluster:
     def down(self, quiet: bool = False, keep_logs: bool = False) -> None:
         """Stop every process of the cluster (newest first) and remove its state."""
         recorded = processes.recorded(self._pid_dir) if self._pid_dir.is_dir() else []
+        node = self.node()
+        if any(p.name == "kube-apiserver" and p.alive() for p in recorded):
+            node.drain()  # while the apiserver can still delete the node's pods
         for process in reversed(sorted(recorded, key=lambda p: _START_ORDER.index(p.name))):
             processes.stop(process)
+        node.clean(toolchain.binary_path(self.layout, "kube-proxy"))
         if not quiet:
             self.progress(f"stopped {len(recorded)} processes")
         if self.layout.state.is_dir():
@@ -190,6 +213,10 @@ class LocalCluster:
     def _pid_dir(self) -> Path:
         return self.layout.state / "pids"
 
+    def node(self) -> RealNode:
+        paths = NodePaths(self.layout.state / "node")
+        return RealNode(paths, self.progress, self._launch, self._poll, self.kubectl)
+
     def _ca(self) -> CertificateAuthority:
         return CertificateAuthority(self.layout.pki)
 
@@ -214,6 +241,8 @@ class LocalCluster:
             sa_public=sa.cert,
             sa_private=sa.key,
             directory=layout.pki,
+            kubelet_client_cert=ca.client(*CLIENTS[0]).cert,
+            kubelet_client_key=ca.client(*CLIENTS[0]).key,
         )
 
         self.progress(f"[{time.monotonic() - started:4.1f}s] starting etcd")
@@ -256,6 +285,12 @@ class LocalCluster:
             "the default ServiceAccount",
             60,
         )
+        if self.real_node:
+            self.progress(
+                f"[{time.monotonic() - started:4.1f}s] starting the real node "
+                "(containerd, kubelet, kube-proxy, CoreDNS)"
+            )
+            self.node().start(tools, ca.pair.cert, configs, ports)
         return ClusterInfo(
             server=server,
             kubeconfig=str(layout.kubeconfig),
@@ -295,4 +330,7 @@ class LocalCluster:
             )
 
 
-_START_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+_START_ORDER = [
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+    "containerd", "kubelet", "kube-proxy", "coredns",
+]  # fmt: skip

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVICE_CIDR = "10.0.0.0/16"  # room for hundreds of releases (two Services each)
-PORT_NAMES = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+PORT_NAMES = (
+    "etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
+    # the real node's
+    "kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics",
+    "coredns-health", "coredns-ready",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,8 @@ class Certificates:
     sa_public: Path
     sa_private: Path
     directory: Path
+    kubelet_client_cert: Path
+    kubelet_client_key: Path
 
 
 def etcd(binary: Path, data_dir: Path, ports: dict[str, int]) -> list[str]:
@@ -57,6 +64,10 @@ def apiserver(binary: Path, ports: dict[str, int], certs: Certificates) -> list[
         f"--service-account-signing-key-file={certs.sa_private}",
         "--allow-privileged=true",
         f"--cert-dir={certs.directory}",
+        # `kubectl logs/exec` on the real node: the apiserver calls its kubelet as an admin.
+        f"--kubelet-client-certificate={certs.kubelet_client_cert}",
+        f"--kubelet-client-key={certs.kubelet_client_key}",
+        "--kubelet-preferred-address-types=InternalIP",
     ]
 
 
@@ -96,7 +107,9 @@ def kwok(binary: Path, kubeconfig: Path, ports: dict[str, int]) -> list[str]:
     return [
         str(binary),
         f"--kubeconfig={kubeconfig}",
-        "--manage-all-nodes=true",
+        # Only its own fake nodes: the real node's status is its kubelet's.
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         # Heartbeats through Leases, as kwokctl does; without them the node lifecycle
         # controller marks the nodes NotReady after its grace period.
         "--node-lease-duration-seconds=40",

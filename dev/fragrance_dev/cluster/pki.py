@@ -20,6 +20,9 @@ CLIENTS = (
     ("controller-manager", "system:kube-controller-manager", None),
     ("scheduler", "system:kube-scheduler", None),
     ("kwok", "kwok-controller", "system:masters"),
+    # The real node: the Node authorizer knows a kubelet by this name and group.
+    ("kubelet", "system:node:fragrance-node", "system:nodes"),
+    ("kube-proxy", "system:kube-proxy", None),  # bound to system:node-proxier by default
 )
 
 

@@ -77,6 +77,8 @@ def tools(layout: Layout) -> list[Tool]:
         ),
         Tool("kube-scheduler", "kube", "k8s.io/kubernetes/cmd/kube-scheduler", kube),
         Tool("kubectl", "kube", "./cmd/kubectl", kube),
+        Tool("kubelet", "kube", "k8s.io/kubernetes/cmd/kubelet", kube),
+        Tool("kube-proxy", "kube", "k8s.io/kubernetes/cmd/kube-proxy", kube),
         Tool(
             "kwok",
             "kwok",
@@ -88,6 +90,9 @@ def tools(layout: Layout) -> list[Tool]:
         ),
         Tool("helm", "helm", "helm.sh/helm/v3/cmd/helm", helm),
         Tool("etcd", "etcd", "go.etcd.io/etcd/server/v3"),
+        Tool("coredns", "coredns", "."),
+        Tool("pause", "images", "./pause"),
+        Tool("echo", "images", "./echo"),
     ]
 
 
@@ -101,8 +106,10 @@ def go_binary() -> str:
 def _cache_key(layout: Layout, tool: Tool) -> str:
     module = layout.tools_src / tool.module_dir
     digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum"):
-        digest.update((module / name).read_bytes())
+    # The pins, and the module's own Go files (the node's small programs are written here).
+    for path in [module / "go.mod", module / "go.sum", *sorted(module.rglob("*.go"))]:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
     go_version = subprocess.run(
         [go_binary(), "version"], capture_output=True, text=True, check=True
     )

@@ -1,0 +1,3 @@
+module fragrance.ai/tools/images
+
+go 1.24.0
