@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import time
@@ -31,16 +30,6 @@ from .nodes import DEFAULT_NODES, node_manifest
 from .pki import CLIENTS, CertificateAuthority, service_account_keys
 
 Progress = Callable[[str], None]
-
-APISERVER_HOSTS = (
-    "127.0.0.1",
-    "localhost",
-    "10.0.0.1",
-    "kubernetes",
-    "kubernetes.default",
-    "kubernetes.default.svc",
-    "kubernetes.default.svc.cluster.local",
-)
 
 
 @dataclass(frozen=True)
@@ -88,6 +77,9 @@ class LocalCluster:
         """Start the cluster, or reuse the running one. Safe to call from two processes."""
         with self._lock():
             existing = self.running()
+            if existing and self.real_node and not self.node().paths.socket.exists():
+                self.progress("the running cluster has no real node: starting a new one")
+                existing = None
             if existing:
                 self.progress(f"local control plane already running at {existing.server}")
                 # Serve the CRDs as the models generate them now (after a `make crds`).
@@ -133,14 +125,7 @@ class LocalCluster:
         node.clean(toolchain.binary_path(self.layout, "kube-proxy"))
         if not quiet:
             self.progress(f"stopped {len(recorded)} processes")
-        if self.layout.state.is_dir():
-            for child in self.layout.state.iterdir():
-                if keep_logs and child == self.layout.logs:
-                    continue
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
+        self.layout.clear(keep_logs)
 
     def kubectl(
         self,
@@ -176,17 +161,8 @@ class LocalCluster:
 
         def met() -> bool:
             listed = self.kubectl("get", resource, "-o", "json", check=False)
-            if listed.returncode != 0:
-                return False
-            items = json.loads(listed.stdout)["items"]
-            if expected is not None and len(items) < expected:
-                return False
-            return all(
-                any(
-                    c.get("type") == condition and c.get("status") == "True"
-                    for c in item.get("status", {}).get("conditions") or []
-                )
-                for item in items
+            return listed.returncode == 0 and probes.all_have(
+                json.loads(listed.stdout)["items"], condition, expected
             )
 
         self._poll(met, f"every {resource} to be {condition}", timeout)
@@ -195,12 +171,12 @@ class LocalCluster:
         self, namespace: str, service_account: str, path: Path, duration: str = "24h"
     ) -> Path:
         """A kubeconfig that acts as ``namespace/service_account`` (a TokenRequest token)."""
-        token = self.kubectl(
-            "create", "token", service_account, "-n", namespace, f"--duration={duration}"
-        ).stdout.strip()
         info = self.running()
         if info is None:
             raise ClusterError("the local control plane is not running")
+        token = self.kubectl(
+            "create", "token", service_account, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
         user = f"system:serviceaccount:{namespace}:{service_account}"
         config = kubeconfig.kubeconfig(
             info.server, self._ca().pem, user, token=token, namespace=namespace
@@ -228,7 +204,7 @@ class LocalCluster:
         ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
         server = f"https://127.0.0.1:{ports['apiserver']}"
         ca = self._ca()
-        serving = ca.serving("apiserver", APISERVER_HOSTS)
+        serving = ca.serving("apiserver", components.APISERVER_HOSTS)
         sa = service_account_keys(layout.pki)
         configs = kubeconfig.for_clients(ca, server, layout)
         for name in ("kubectl", "helm"):

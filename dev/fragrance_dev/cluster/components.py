@@ -6,6 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVICE_CIDR = "10.0.0.0/16"  # room for hundreds of releases (two Services each)
+# The names and addresses the apiserver's serving certificate is valid for.
+APISERVER_HOSTS = (
+    "127.0.0.1",
+    "localhost",
+    "10.0.0.1",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+
 PORT_NAMES = (
     "etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
     # the real node's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +67,15 @@ class Layout:
     @property
     def crds(self) -> Path:
         return self.root / "crds"
+
+    def clear(self, keep_logs: bool = False) -> None:
+        """Empty the state directory (the logs kept when asked)."""
+        if not self.state.is_dir():
+            return
+        for child in self.state.iterdir():
+            if keep_logs and child == self.logs:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()

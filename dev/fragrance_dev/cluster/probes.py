@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from .pki import CLIENTS, CertificateAuthority
 
@@ -45,3 +46,17 @@ def poll(condition: Callable[[], bool], timeout: float, every: float = 0.2) -> b
             return True
         time.sleep(every)
     return False
+
+
+def all_have(items: list[dict[str, Any]], condition: str, expected: int | None) -> bool:
+    """Every object (and at least ``expected`` of them) has ``condition`` True; objects with
+    no status yet count as not having it."""
+    if expected is not None and len(items) < expected:
+        return False
+    return all(
+        any(
+            c.get("type") == condition and c.get("status") == "True"
+            for c in item.get("status", {}).get("conditions") or []
+        )
+        for item in items
+    )
