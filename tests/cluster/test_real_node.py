@@ -133,3 +133,42 @@ def test_a_pod_serves_http_through_its_service_and_by_dns_name(
     logs = cluster.kubectl("logs", "client", "-n", namespace).stdout  # through the kubelet
     assert logs.startswith("200 hello from echo-"), logs
     assert _get(cluster, "pod", "client", "-n", namespace)["status"]["phase"] == "Succeeded"
+
+
+def test_a_pod_reaches_the_apiserver_as_its_service_account(
+    cluster: LocalCluster, namespace: str
+) -> None:
+    """In-cluster clients (the operator as a pod) find the apiserver the standard way: the
+    `kubernetes` Service by DNS name, its CA and the pod's ServiceAccount token."""
+    secrets = "/var/run/secrets/kubernetes.io/serviceaccount"
+    url = f"https://kubernetes.default.svc/api/v1/namespaces/{namespace}/secrets"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "in-cluster", "namespace": namespace},
+        "spec": {
+            **ON_THE_REAL_NODE,
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "get",
+                    "image": ECHO_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "args": ["-get", url, "-ca", f"{secrets}/ca.crt", "-token", f"{secrets}/token"],
+                }
+            ],
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
+    wait_for(
+        lambda: (
+            _get(cluster, "pod", "in-cluster", "-n", namespace)["status"].get("phase")
+            in ("Succeeded", "Failed")
+        ),
+        "the in-cluster client to finish",
+        60,
+    )
+    answer = cluster.kubectl("logs", "in-cluster", "-n", namespace).stdout
+    # The apiserver knew who asked (RBAC then refuses the default account, as it should).
+    assert answer.startswith("403 "), answer
+    assert f"system:serviceaccount:{namespace}:default" in answer

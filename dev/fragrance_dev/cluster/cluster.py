@@ -24,7 +24,7 @@ import yaml
 from . import components, kubeconfig, probes, processes, thirdparty, toolchain
 from .layout import Layout
 from .node import runtime
-from .node.config import NodePaths
+from .node.config import NODE_IP, NodePaths
 from .node.runtime import RealNode
 from .nodes import DEFAULT_NODES, node_manifest
 from .pki import CLIENTS, CertificateAuthority, service_account_keys
@@ -202,7 +202,12 @@ class LocalCluster:
             directory.mkdir(parents=True, exist_ok=True)
         names = components.PORT_NAMES
         ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
-        server = f"https://127.0.0.1:{ports['apiserver']}"
+        # With the real node, the apiserver listens on the node's bridge, where pods reach it
+        # (the `kubernetes` Service's endpoint); kwok's nodes only: on loopback.
+        address = NODE_IP if self.real_node else "127.0.0.1"
+        if self.real_node:
+            self.node().prepare()
+        server = f"https://{address}:{ports['apiserver']}"
         ca = self._ca()
         serving = ca.serving("apiserver", components.APISERVER_HOSTS)
         sa = service_account_keys(layout.pki)
@@ -226,7 +231,9 @@ class LocalCluster:
         self._wait(f"http://127.0.0.1:{ports['etcd']}/health", "etcd", 30)
 
         self.progress(f"[{time.monotonic() - started:4.1f}s] starting kube-apiserver")
-        self._launch("kube-apiserver", components.apiserver(tools["kube-apiserver"], ports, certs))
+        self._launch(
+            "kube-apiserver", components.apiserver(tools["kube-apiserver"], ports, certs, address)
+        )
         self._wait(server, "kube-apiserver", 60)
 
         self.progress(

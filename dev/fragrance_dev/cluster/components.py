@@ -9,6 +9,7 @@ SERVICE_CIDR = "10.0.0.0/16"  # room for hundreds of releases (two Services each
 # The names and addresses the apiserver's serving certificate is valid for.
 APISERVER_HOSTS = (
     "127.0.0.1",
+    "10.88.0.1",  # the real node's bridge, where pods reach the apiserver
     "localhost",
     "10.0.0.1",
     "kubernetes",
@@ -56,15 +57,19 @@ def etcd(binary: Path, data_dir: Path, ports: dict[str, int]) -> list[str]:
     ]
 
 
-def apiserver(binary: Path, ports: dict[str, int], certs: Certificates) -> list[str]:
+def apiserver(
+    binary: Path, ports: dict[str, int], certs: Certificates, address: str = "127.0.0.1"
+) -> list[str]:
+    # A loopback advertise address is refused unless no endpoint reconciler runs; any other
+    # becomes the `kubernetes` Service's endpoint, which pods reach.
+    reconciler = ["--endpoint-reconciler-type=none"] if address.startswith("127.") else []
     return [
         str(binary),
         f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-        "--bind-address=127.0.0.1",
+        f"--bind-address={address}",
         f"--secure-port={ports['apiserver']}",
-        # A loopback advertise address is refused unless no endpoint reconciler runs.
-        "--advertise-address=127.0.0.1",
-        "--endpoint-reconciler-type=none",
+        f"--advertise-address={address}",
+        *reconciler,
         f"--tls-cert-file={certs.serving_cert}",
         f"--tls-private-key-file={certs.serving_key}",
         f"--client-ca-file={certs.ca}",

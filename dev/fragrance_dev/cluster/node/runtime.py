@@ -64,15 +64,19 @@ class RealNode:
     def _state(self) -> Path:
         return self.paths.root / "node.json"
 
+    def prepare(self) -> None:
+        """Before the control plane starts: the bridge, whose address the apiserver binds."""
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        # Written before anything changes: a start that fails halfway is undone all the same.
+        state = {"forwarding": network.forwarding(), "namespaces": sorted(network.namespaces())}
+        self._state.write_text(json.dumps(state))
+        network.up()
+
     def start(self, tools: dict[str, Path], ca: Path, kubeconfigs: dict[str, Path],
               ports: dict[str, int]) -> None:  # fmt: skip
         paths = self.paths
         for directory in (paths.containerd, paths.cni_conf, paths.kubelet, paths.images):
             directory.mkdir(parents=True, exist_ok=True)
-        # Written before anything changes: a start that fails halfway is undone all the same.
-        state = {"forwarding": network.forwarding(), "namespaces": sorted(network.namespaces())}
-        self._state.write_text(json.dumps(state))
-        network.up()
         (paths.cni_conf / "10-fragrance.conflist").write_text(config.cni_conflist())
         containerd_conf = paths.containerd / "config.toml"
         containerd_conf.write_text(config.containerd_toml(paths))
