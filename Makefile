@@ -75,12 +75,13 @@ test: lint tools models  ## lint, then every test (unit, control plane, Promethe
 	  echo "pytest collected no tests: test discovery is broken"; exit 1; \
 	fi; exit $$rc
 
-bench: tools models  ## benchmarks: control plane, gate latency, guard overhead, serving on Ray
+bench: tools models  ## benchmarks: control plane, gate latency, guard overhead, serving on Ray, real-node pods
 	$(PY) bench/control_plane.py
 	$(PY) bench/gate.py
 	$(PY) bench/guard_overhead.py
 	$(PY) -W ignore bench/serving.py
 	$(PY) -W ignore bench/ray_promotion.py
+	$(PY) bench/real_node.py
 
 clean: cluster-down
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,9 @@
 """Start time (cached binaries) and memory of the local control plane, on this machine.
 
 Runs a throwaway cluster beside any running one, ``--runs`` times, and prints the figures
-with the machine they were measured on. Usage: python bench/control_plane.py [--runs 3]
+with the machine they were measured on. ``--real-node`` measures it with the real node (one
+per machine: no other local cluster may be running). Usage:
+python bench/control_plane.py [--runs 3] [--real-node]
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--settle", type=float, default=15.0, help="seconds idle before RSS")
+    parser.add_argument("--real-node", action="store_true", help="with the real node")
     args = parser.parse_args()
 
     root = Layout.default().root
@@ -58,7 +61,8 @@ def main() -> None:
     memory: dict[str, list[float]] = {}
     for run in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="fragrance-bench-") as tmp:
-            cluster = LocalCluster(Layout(root, state_dir=Path(tmp) / "cluster"), lambda _: None)
+            layout = Layout(root, state_dir=Path(tmp) / "cluster")
+            cluster = LocalCluster(layout, lambda _: None, real_node=args.real_node)
             began = time.monotonic()
             cluster.up()
             starts.append(time.monotonic() - began)
@@ -68,7 +72,8 @@ def main() -> None:
                     memory.setdefault(process.name, []).append(rss_mib(process.pid))
             finally:
                 cluster.down(quiet=True)
-        print(f"run {run + 1}: up (4 Ready nodes, CRDs established) in {starts[-1]:.1f}s")
+        nodes = "4 fake + the real node" if args.real_node else "4 fake nodes"
+        print(f"run {run + 1}: up ({nodes} Ready, CRDs established) in {starts[-1]:.1f}s")
 
     print("\nmachine:", json.dumps(machine()))
     print(f"\ncontrol plane start, cached binaries ({args.runs} runs):")
