@@ -191,7 +191,7 @@ class LocalCluster:
 
     def node(self) -> RealNode:
         paths = NodePaths(self.layout.state / "node")
-        return RealNode(paths, self.progress, self._launch, self._poll, self.kubectl)
+        return RealNode(paths, self._launch, self._poll, self.kubectl)
 
     def _ca(self) -> CertificateAuthority:
         return CertificateAuthority(self.layout.pki)

@@ -1,8 +1,9 @@
 """Start and stop the real node: containerd, its images, the kubelet, kube-proxy, CoreDNS.
 
-The cluster calls ``start`` after the control plane is up, ``drain`` before it stops the
-processes and ``clean`` after: the pods' containers, their network namespaces, mounts and
-iptables chains, the bridge and the forwarding setting go with the cluster.
+The cluster calls ``prepare`` before the control plane starts (the bridge the apiserver
+binds), ``start`` once it is up, ``drain`` before it stops the processes and ``clean`` after:
+the pods' containers, their network namespaces, mounts and iptables chains, the bridge and
+the forwarding setting go with the cluster.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import yaml
 from . import config, network, oci
 from .config import NODE_NAME, NodePaths
 
-Progress = Callable[[str], None]
 Launch = Callable[[str, list[str]], None]
 Poll = Callable[[Callable[[], bool], str, float], None]
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -55,7 +55,6 @@ def missing() -> list[str]:
 @dataclass
 class RealNode:
     paths: NodePaths
-    progress: Progress
     launch: Launch
     poll: Poll
     kubectl: Kubectl
