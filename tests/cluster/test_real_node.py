@@ -29,6 +29,37 @@ def _http(url: str) -> str:
         return str(response.read().decode())
 
 
+def _fetch_once(cluster: LocalCluster, namespace: str, name: str, url: str, *flags: str) -> None:
+    """A pod on the real node that fetches ``url`` once (the smoke-test image's ``-get``);
+    returns when it has finished. Its answer is in its log."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            **ON_THE_REAL_NODE,
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "get",
+                    "image": ECHO_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "args": ["-get", url, *flags],
+                }
+            ],
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
+    wait_for(
+        lambda: (
+            _get(cluster, "pod", name, "-n", namespace)["status"].get("phase")
+            in ("Succeeded", "Failed")
+        ),
+        f"the {name} pod to finish",
+        60,
+    )
+
+
 def test_the_real_node_is_a_kubelet_on_containerd_and_keeps_other_pods_off(
     cluster: LocalCluster,
 ) -> None:
@@ -104,32 +135,7 @@ def test_a_pod_serves_http_through_its_service_and_by_dns_name(
 
     wait_for(both_answered, "both pods answering through the Service", 30)
     # From another pod, by the Service's DNS name (CoreDNS).
-    client = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "client", "namespace": namespace},
-        "spec": {
-            **ON_THE_REAL_NODE,
-            "restartPolicy": "Never",
-            "containers": [
-                {
-                    "name": "get",
-                    "image": ECHO_IMAGE,
-                    "imagePullPolicy": "Never",
-                    "args": ["-get", f"http://echo.{namespace}.svc.cluster.local/"],
-                }
-            ],
-        },
-    }
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(client))
-    wait_for(
-        lambda: (
-            _get(cluster, "pod", "client", "-n", namespace)["status"].get("phase")
-            in ("Succeeded", "Failed")
-        ),
-        "the client pod to finish",
-        60,
-    )
+    _fetch_once(cluster, namespace, "client", f"http://echo.{namespace}.svc.cluster.local/")
     logs = cluster.kubectl("logs", "client", "-n", namespace).stdout  # through the kubelet
     assert logs.startswith("200 hello from echo-"), logs
     assert _get(cluster, "pod", "client", "-n", namespace)["status"]["phase"] == "Succeeded"
@@ -142,31 +148,15 @@ def test_a_pod_reaches_the_apiserver_as_its_service_account(
     `kubernetes` Service by DNS name, its CA and the pod's ServiceAccount token."""
     secrets = "/var/run/secrets/kubernetes.io/serviceaccount"
     url = f"https://kubernetes.default.svc/api/v1/namespaces/{namespace}/secrets"
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "in-cluster", "namespace": namespace},
-        "spec": {
-            **ON_THE_REAL_NODE,
-            "restartPolicy": "Never",
-            "containers": [
-                {
-                    "name": "get",
-                    "image": ECHO_IMAGE,
-                    "imagePullPolicy": "Never",
-                    "args": ["-get", url, "-ca", f"{secrets}/ca.crt", "-token", f"{secrets}/token"],
-                }
-            ],
-        },
-    }
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
-    wait_for(
-        lambda: (
-            _get(cluster, "pod", "in-cluster", "-n", namespace)["status"].get("phase")
-            in ("Succeeded", "Failed")
-        ),
-        "the in-cluster client to finish",
-        60,
+    _fetch_once(
+        cluster,
+        namespace,
+        "in-cluster",
+        url,
+        "-ca",
+        f"{secrets}/ca.crt",
+        "-token",
+        f"{secrets}/token",
     )
     answer = cluster.kubectl("logs", "in-cluster", "-n", namespace).stdout
     # The apiserver knew who asked (RBAC then refuses the default account, as it should).

@@ -36,20 +36,21 @@ async def observe(
 ) -> Observed:
     meta = raw["metadata"]
     name, namespace = meta["name"], meta["namespace"]
+    began = time.time()
     canary_ready, stable_ready = await asyncio.gather(
         asyncio.to_thread(workloads.ready, raw, "canary", rollout.canary_image),
         asyncio.to_thread(workloads.ready, raw, "stable", rollout.stable_image),
     )
     current = await asyncio.to_thread(workloads.replicas, raw, "stable")
     sizing = await size(
-        ctx.kube, ctx.prometheus, raw, spec, previous, current, ctx.autoscale_due, time.time()
+        ctx.kube, ctx.prometheus, raw, spec, previous, current, ctx.autoscale_due, began
     )
     capacity = await _capacity(ctx, raw, spec, rollout, plan.spec_hash, current, sizing.replicas)
     if canary_ready and rollout.canary_active and rollout.weight == 0:
         # Before the first traffic: a missing HTTPRoute/Ingress holds the canary at 0%.
         canary_ready = await asyncio.to_thread(traffic.available, raw, spec)
     verdict, gate = None, None
-    if action is None and analysis_due(rollout, plan, time.time()):
+    if action is None and analysis_due(rollout, plan, began):
         evaluation = await asyncio.to_thread(evaluate, ctx.prometheus, name, namespace, spec)
         metrics.GATE_SECONDS.observe(evaluation.seconds)
         verdict = evaluation.verdict

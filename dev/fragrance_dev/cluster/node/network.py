@@ -15,6 +15,8 @@ from .config import BRIDGE, NODE_IP, POD_CIDR
 FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 NETNS = Path("/var/run/netns")
 LEASES = Path("/var/lib/cni/networks/fragrance")  # host-local's, named after the network
+PREFIXES = ("KUBE-", "CNI-")  # the kubelet's, kube-proxy's and the portmap plugin's chains
+TABLES = [(b, t) for b in ("iptables", "ip6tables") for t in ("nat", "filter", "mangle")]
 
 
 class NetworkError(RuntimeError):
@@ -55,44 +57,38 @@ def down(forwarding: str | None, before: set[str]) -> None:
     shutil.rmtree(LEASES, ignore_errors=True)
     # kube-proxy --cleanup takes its own; the kubelet's (KUBE-FIREWALL, the canaries) and
     # the portmap plugin's stay unless removed here.
-    for binary in ("iptables", "ip6tables"):
-        for table in ("nat", "filter", "mangle"):
-            for prefix in ("KUBE-", "CNI-"):
-                _flush_chains(binary, table, prefix)
+    for binary, table in TABLES:
+        _remove_chains(binary, table)
     _ip("link", "delete", BRIDGE, check=False)
     if forwarding is not None:
         with contextlib.suppress(OSError):
             FORWARD.write_text(forwarding + "\n")
 
 
-def chains(binary: str, table: str, prefix: str) -> list[str]:
-    """The rules of ``table`` that name a chain ``prefix*`` (``-S`` lines)."""
+def _ours(binary: str, table: str) -> list[str]:
+    """The ``-S`` lines of ``table`` that name a chain of ours (``KUBE-*``, ``CNI-*``)."""
     listed = subprocess.run(
         [binary, "-t", table, "-S"], capture_output=True, text=True, check=False
     ).stdout.splitlines()
-    return [line for line in listed if f" {prefix}" in line]
+    return [line for line in listed if any(f" {prefix}" in line for prefix in PREFIXES)]
 
 
 def leftovers() -> list[str]:
     """What of the node's network is still on this machine (empty: nothing)."""
     found = [f"bridge {BRIDGE}"] if _ip("link", "show", BRIDGE, check=False).returncode == 0 else []
-    for binary in ("iptables", "ip6tables"):
-        for table in ("nat", "filter", "mangle"):
-            for prefix in ("KUBE-", "CNI-"):
-                found += [f"{binary} -t {table} {rule}" for rule in chains(binary, table, prefix)]
+    for binary, table in TABLES:
+        found += [f"{binary} -t {table} {rule}" for rule in _ours(binary, table)]
     return found
 
 
-def _flush_chains(binary: str, table: str, prefix: str) -> None:
-    """Remove ``table``'s chains named ``prefix*`` and the jumps to them."""
-    listed = chains(binary, table, prefix)
-    jumps = [line for line in listed if line.startswith("-A ") and f"-j {prefix}" in line]
-    for rule in jumps:
-        subprocess.run([binary, "-t", table, "-D", *shlex.split(rule)[1:]], check=False)
-    for line in listed:
-        if line.startswith(f"-N {prefix}"):
-            chain = line.split()[1]
-            subprocess.run([binary, "-t", table, "-F", chain], check=False)
-    for line in listed:
-        if line.startswith(f"-N {prefix}"):
-            subprocess.run([binary, "-t", table, "-X", line.split()[1]], check=False)
+def _remove_chains(binary: str, table: str) -> None:
+    """Empty our chains of ``table``, drop the jumps to them, then the chains themselves."""
+    listed = _ours(binary, table)
+    chains = [line.split()[1] for line in listed if line.startswith("-N ")]
+    for chain in chains:
+        subprocess.run([binary, "-t", table, "-F", chain], check=False)
+    for rule in listed:
+        if rule.startswith("-A ") and rule.split()[1] not in chains:
+            subprocess.run([binary, "-t", table, "-D", *shlex.split(rule)[1:]], check=False)
+    for chain in chains:
+        subprocess.run([binary, "-t", table, "-X", chain], check=False)

@@ -45,12 +45,13 @@ def write_image(
 ) -> str:
     """Write the image ``name`` (``registry/repo:tag``) to ``path``; returns its digest."""
     layer = _layer(files)
+    layer_entry = _descriptor(LAYER, layer)
     config = json.dumps(
         {
             "architecture": "amd64",
             "os": "linux",
             "config": {"Entrypoint": entrypoint, **({"User": user} if user else {})},
-            "rootfs": {"type": "layers", "diff_ids": [_descriptor(LAYER, layer)["digest"]]},
+            "rootfs": {"type": "layers", "diff_ids": [layer_entry["digest"]]},
         },
         sort_keys=True,
     ).encode()
@@ -59,7 +60,7 @@ def write_image(
             "schemaVersion": 2,
             "mediaType": MANIFEST,
             "config": _descriptor(CONFIG, config),
-            "layers": [_descriptor(LAYER, layer)],
+            "layers": [layer_entry],
         },
         sort_keys=True,
     ).encode()

@@ -8,6 +8,7 @@ the forwarding setting go with the cluster.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -134,7 +135,8 @@ class RealNode:
         """After every process stopped: what the pods and the node left on the machine.
         Only a cluster that started the node does this (its state says what it changed)."""
         for pid in _shims(self.paths.socket):
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # gone since it was listed
+                os.kill(pid, signal.SIGKILL)
         for mount in _mounts_under(self.paths.root):
             subprocess.run(["umount", "-l", mount], check=False)
         if not self._state.is_file():
