@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEV := $(VENV)/bin/fragrance-dev
 PYTEST_ARGS ?=
 
-.PHONY: help install tools models serve samples crds cluster cluster-down cluster-status demo lint typecheck test bench clean
+.PHONY: help install tools models images serve samples crds cluster cluster-down cluster-status demo lint typecheck test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ models: $(MODELS)  ## train the ensemble's three small torch models (minutes on 
 # Order-only on the venv: a reinstall must not retrain (7 minutes); a change to the models does.
 $(MODELS) &: $(wildcard serving/fragrance_serving/models/*.py) | $(VENV)/.installed
 	$(PY) -m fragrance_serving.models.train --out models
+
+images: install  ## build the operator and serving images from the Dockerfile (buildah; cached) and load them into the real node
+	$(DEV) images
 
 serve: models  ## run the guarded ensemble on a local Ray Serve at :8000
 	$(VENV)/bin/fragrance-serve --config deploy/serving/local.yaml --port 8000

@@ -19,6 +19,7 @@ from .base import (
 from .canary import CanarySpec
 from .modes import Mode
 from .release_status import FragranceReleaseStatus
+from .workload import PodTemplate
 
 Backend = Literal["openai", "torch"]
 
@@ -87,6 +88,11 @@ class WorkloadSpec(KubeModel):
     )
     gpus_per_replica: int = Field(
         default=1, ge=0, le=16, description="nvidia.com/gpu requested by each replica."
+    )
+    template: PodTemplate | None = Field(
+        default=None,
+        description="The serving pods' template for the Deployment workloads (gatewayAPI and "
+        "nginx providers): placement, resources, identity, extra containers and volumes.",
     )
 
 

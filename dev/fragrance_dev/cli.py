@@ -120,6 +120,26 @@ def cluster_kubeconfig(namespace: str, service_account: str, out: Path, duration
 
 
 @main.command()
+@click.option("--target", "targets", multiple=True, type=click.Choice(["operator", "serving"]),
+              help="Build only this target (repeatable; default: both).")  # fmt: skip
+def images(targets: tuple[str, ...]) -> None:
+    """Build the Dockerfile's targets with buildah (cached) and load them into the real node."""
+    from fragrance_dev.cluster import LocalCluster
+    from fragrance_dev.images import build_images, load_images
+    from fragrance_dev.images.build import TARGETS
+
+    local = LocalCluster(progress=_say)
+    built = build_images(local.layout.root, _say, targets or TARGETS)
+    node = local.node()
+    if node.running():
+        load_images(node.ctr(), built, _say)
+    else:
+        _say("the real node is not running: `make cluster` loads these images when it starts")
+    for image in built:
+        click.echo(f"{image.image}  {image.size_mib:,.0f} MiB  {image.archive}")
+
+
+@main.command()
 @click.option(
     "--models", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
     show_default=True, help="Trained weights (make models).",

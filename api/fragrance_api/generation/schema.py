@@ -46,6 +46,8 @@ def _convert(node: Any) -> Any:
             out[key] = {name: _convert(sub) for name, sub in value.items()}
         else:
             out[key] = _convert(value)
+    if out.get("x-kubernetes-int-or-string"):
+        out.pop("anyOf", None)  # the extension alone is the canonical int-or-string
     if "enum" in out and "type" not in out:
         out["type"] = _json_type(out["enum"][0])
     return out

@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from fragrance_api.crd import API_VERSION
 from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.workload import GPU
+
+from . import pods
 
 Track = Literal["stable", "canary"]
-SERVING_PORT = 8000
-GPU = "nvidia.com/gpu"
+SERVING_PORT = pods.SERVING_PORT
 NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
 NGINX_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 
@@ -46,9 +48,6 @@ def owner_reference(release: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-POLICY_DIR = "/etc/fragrance/policy"
-
-
 def tuning_config_map_name(release: str) -> str:
     return f"{release}-tuning"
 
@@ -69,33 +68,47 @@ def tuning_config_map(release: dict[str, Any], policy_json: str) -> dict[str, An
     }
 
 
+def app_config_map_name(release: str, track: Track) -> str:
+    return f"{release}-{track}-app"
+
+
+def app_config_map(release: dict[str, Any], track: Track, config_text: str) -> dict[str, Any]:
+    """The serving app's config for one track's pods, owned by the release."""
+    name = release["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": app_config_map_name(name, track),
+            "namespace": release["metadata"]["namespace"],
+            "labels": labels(name, track),
+            "ownerReferences": [owner_reference(release)],
+        },
+        "data": {"app.yaml": config_text},
+    }
+
+
 def deployment(
     release: dict[str, Any],
     spec: FragranceReleaseSpec,
     track: Track,
     version: str,
     image: str,
+    config_text: str,
     replicas: int | None = None,
 ) -> dict[str, Any]:
     """The worker Deployment; ``replicas`` overrides the spec (the VRAM floor may hold it)."""
     name = release["metadata"]["name"]
     selector = {"release": name, "track": track}
     gpus = spec.workload.gpus_per_replica
-    resources = {"limits": {GPU: str(gpus)}} if gpus else {}
-    env = [
-        {"name": "FRAGRANCE_RELEASE", "value": name},
-        {"name": "FRAGRANCE_TRACK", "value": track},
-        {"name": "FRAGRANCE_VERSION", "value": version},
-        {"name": "FRAGRANCE_MODELS", "value": ",".join(m.name for m in spec.models)},
-        {"name": "FRAGRANCE_POLICY_FILE", "value": f"{POLICY_DIR}/policy.json"},
-    ]
+    pod_labels = {**labels(name, track), "fragrance.ai/version": version}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
             "name": child_name(name, track),
             "namespace": release["metadata"]["namespace"],
-            "labels": {**labels(name, track), "fragrance.ai/version": version},
+            "labels": pod_labels,
             "ownerReferences": [owner_reference(release)],
         },
         "spec": {
@@ -108,39 +121,21 @@ def deployment(
                 else {"maxSurge": "25%", "maxUnavailable": 0},
             },
             "selector": {"matchLabels": selector},
-            "template": {
-                "metadata": {"labels": {**labels(name, track), "fragrance.ai/version": version}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "serving",
-                            "image": image,
-                            "ports": [{"name": "http", "containerPort": SERVING_PORT}],
-                            "env": env,
-                            "resources": resources,
-                            "readinessProbe": {
-                                "httpGet": {"path": "/health", "port": "http"},
-                                "periodSeconds": 5,
-                            },
-                            "volumeMounts": [
-                                {"name": "policy", "mountPath": POLICY_DIR, "readOnly": True}
-                            ],
-                        }
-                    ],
-                    # The TuningPolicy, live: kubelet refreshes the file, the app reloads it.
-                    "volumes": [
-                        {
-                            "name": "policy",
-                            "configMap": {
-                                "name": tuning_config_map_name(name),
-                                "optional": True,
-                            },
-                        }
-                    ],
-                },
-            },
+            "template": pods.pod_template(
+                spec,
+                image,
+                pod_labels,
+                app_config_map_name(name, track),
+                tuning_config_map_name(name),
+                config_text,
+            ),
         },
     }
+
+
+def deployment_version(deployment: dict[str, Any]) -> str | None:
+    """The version a track's Deployment runs (its ``fragrance.ai/version`` label)."""
+    return (deployment.get("metadata", {}).get("labels") or {}).get("fragrance.ai/version")
 
 
 def service(release: dict[str, Any], track: Track) -> dict[str, Any]:

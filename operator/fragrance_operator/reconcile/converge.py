@@ -11,7 +11,7 @@ from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters import metrics
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.machine import Rollout
-from fragrance_operator.drivers.deployments import TrafficError
+from fragrance_operator.drivers.traffic import TrafficError
 from fragrance_operator.reconcile.observe import Traffic, Workloads
 
 

@@ -12,8 +12,9 @@ from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import metrics
 from fragrance_operator.canary.capacity import Capacity, headroom_query
 from fragrance_operator.canary.machine import Action, Gate, Plan, Rollout, analysis_due
-from fragrance_operator.drivers.deployments import DeploymentDriver, TrafficWriter
+from fragrance_operator.drivers.deployments import DeploymentDriver
 from fragrance_operator.drivers.ray_serve import RayServeDriver
+from fragrance_operator.drivers.traffic import TrafficWriter
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.decide import Observed
 from fragrance_operator.reconcile.evaluate import evaluate

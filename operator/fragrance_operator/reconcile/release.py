@@ -21,11 +21,8 @@ from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import metrics
 from fragrance_operator.canary import status as codec
 from fragrance_operator.canary.machine import quiet_until, weight_set
-from fragrance_operator.drivers.deployments import (
-    DeploymentDriver,
-    DeploymentLookup,
-    TrafficWriter,
-)
+from fragrance_operator.drivers.deployments import DeploymentDriver, DeploymentLookup
+from fragrance_operator.drivers.traffic import TrafficWriter
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.converge import converge
 from fragrance_operator.reconcile.decide import decide, parse_action

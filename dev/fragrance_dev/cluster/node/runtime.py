@@ -159,8 +159,15 @@ class RealNode:
         rows = [line.split() for line in listed.stdout.splitlines()[1:]]
         return [row[0] for row in rows if len(row) >= 3 and row[2] == "RUNNING"]
 
+    def ctr(self) -> list[str]:
+        """The command line of ``ctr`` for the node's containerd, in the kubelet's namespace."""
+        return [_which("ctr"), f"--address={self.paths.socket}", "--namespace=k8s.io"]
+
+    def running(self) -> bool:
+        return self.paths.socket.exists() and self._ctr("version").returncode == 0
+
     def _ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [_which("ctr"), f"--address={self.paths.socket}", "--namespace=k8s.io", *args]
+        argv = [*self.ctr(), *args]
         return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
 
 
