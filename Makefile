@@ -71,7 +71,7 @@ typecheck: install
 
 # pytest exits 5 when it collected nothing: a failure for the full suite (discovery is broken),
 # but fine when PYTEST_ARGS selected a subset that happens to be empty on this machine.
-test: lint tools models  ## lint, then every test (unit, control plane, Prometheus, Ray, the demo e2e)
+test: lint tools models images  ## lint, then every test (unit, control plane, Prometheus, Ray, real pods, the demo e2e)
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
 	  if [ -n "$(PYTEST_ARGS)" ]; then echo "pytest: no tests selected by '$(PYTEST_ARGS)'"; exit 0; fi; \

@@ -21,8 +21,47 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _static(targets: list[str]) -> list[dict[str, Any]]:
-    return [{"job_name": "serving", "static_configs": [{"targets": targets}]}] if targets else []
+def pod_discovery_job(kubeconfig: Path, namespaces: list[str]) -> dict[str, Any]:
+    """What a cluster's Prometheus does for pods: discover them through the apiserver
+    (``kubernetes_sd_configs``, role pod), keep those annotated ``prometheus.io/scrape``, and
+    label each series with the pod's release, track, namespace and name. The app's own
+    ``release``/``track`` labels win (``honor_labels``): the rayServe provider swaps roles
+    without a restart, and the app knows its track."""
+
+    def copy(label: str, target: str) -> dict[str, Any]:
+        return {"source_labels": [label], "target_label": target}
+
+    annotation = "__meta_kubernetes_pod_annotation_prometheus_io_"
+    return {
+        "job_name": "kubernetes-pods",
+        "honor_labels": True,
+        "kubernetes_sd_configs": [
+            {"role": "pod", "kubeconfig_file": str(kubeconfig), "namespaces": {"names": namespaces}}
+        ],
+        "relabel_configs": [
+            {"source_labels": [f"{annotation}scrape"], "action": "keep", "regex": "true"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_phase"],
+                "action": "keep",
+                "regex": "Running",
+            },
+            {
+                "source_labels": [f"{annotation}path"],
+                "target_label": "__metrics_path__",
+                "regex": "(.+)",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_ip", f"{annotation}port"],
+                "regex": r"(.+);(\d+)",
+                "replacement": "$1:$2",
+                "target_label": "__address__",
+            },
+            copy("__meta_kubernetes_pod_label_release", "release"),
+            copy("__meta_kubernetes_pod_label_track", "track"),
+            copy("__meta_kubernetes_namespace", "namespace"),
+            copy("__meta_kubernetes_pod_name", "pod"),
+        ],
+    }
 
 
 class PrometheusServer:
@@ -32,13 +71,15 @@ class PrometheusServer:
         targets: list[str],
         scrape_interval: str = "1s",
         jobs: list[dict[str, Any]] | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
-        """``targets`` (host:port, /metrics) form one job; ``jobs`` adds scrape configs."""
+        """``targets`` (host:port, /metrics) form one job; ``jobs`` adds scrape configs.
+        ``host``: the address it listens on (the real node's, for pods to query it)."""
         binary = shutil.which("prometheus")
         if binary is None:
             raise RuntimeError("prometheus is missing: apt-get install prometheus")
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         config = {
             "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
             "scrape_configs": [
@@ -57,7 +98,7 @@ class PrometheusServer:
                 binary,
                 f"--config.file={workdir / 'prometheus.yml'}",
                 f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--web.listen-address={host}:{self.port}",
                 "--storage.tsdb.retention.time=1h",
             ],
             stdout=self.log,

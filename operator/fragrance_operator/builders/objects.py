@@ -18,6 +18,7 @@ from . import pods
 
 Track = Literal["stable", "canary"]
 SERVING_PORT = pods.SERVING_PORT
+SPEC_HASH = "fragrance.ai/spec-hash"
 NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
 NGINX_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 
@@ -95,9 +96,11 @@ def deployment(
     version: str,
     image: str,
     config_text: str,
+    spec_hash: str,
     replicas: int | None = None,
 ) -> dict[str, Any]:
-    """The worker Deployment; ``replicas`` overrides the spec (the VRAM floor may hold it)."""
+    """The worker Deployment; ``replicas`` overrides the spec (the VRAM floor may hold it).
+    ``spec_hash`` names the workload fields it was built from (see ``deployment_hash``)."""
     name = release["metadata"]["name"]
     selector = {"release": name, "track": track}
     gpus = spec.workload.gpus_per_replica
@@ -109,6 +112,7 @@ def deployment(
             "name": child_name(name, track),
             "namespace": release["metadata"]["namespace"],
             "labels": pod_labels,
+            "annotations": {SPEC_HASH: spec_hash},
             "ownerReferences": [owner_reference(release)],
         },
         "spec": {
@@ -133,9 +137,9 @@ def deployment(
     }
 
 
-def deployment_version(deployment: dict[str, Any]) -> str | None:
-    """The version a track's Deployment runs (its ``fragrance.ai/version`` label)."""
-    return (deployment.get("metadata", {}).get("labels") or {}).get("fragrance.ai/version")
+def deployment_hash(deployment: dict[str, Any]) -> str | None:
+    """The hash of the workload fields a track's Deployment was built from."""
+    return (deployment.get("metadata", {}).get("annotations") or {}).get(SPEC_HASH)
 
 
 def service(release: dict[str, Any], track: Track) -> dict[str, Any]:

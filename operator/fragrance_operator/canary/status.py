@@ -42,6 +42,8 @@ def spec_hash(spec: FragranceReleaseSpec) -> str:
         # Replicas are scaling, not a new version: they never start a canary.
         "gpusPerReplica": spec.workload.gpus_per_replica,
     }
+    if spec.workload.template is not None:  # absent: the hashes of older releases stand
+        fields["template"] = spec.workload.template.to_wire()
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -101,12 +101,14 @@ class DeploymentDriver:
         track: objects.Track,
         version: str,
         image: str,
+        spec_hash: str,
         replicas: int,
     ) -> None:
         """A track's config, Deployment and Service, built from ``spec``."""
         text = pods.app_config(pods.app_args(release["metadata"]["name"], track, spec))
         self._apply(objects.app_config_map(release, track, text))
-        self._apply(objects.deployment(release, spec, track, version, image, text, replicas))
+        built = objects.deployment(release, spec, track, version, image, text, spec_hash, replicas)
+        self._apply(built)
         self._apply(objects.service(release, track))
 
     def _scale(self, deployment: dict[str, Any], replicas: int) -> None:
@@ -138,16 +140,22 @@ class DeploymentDriver:
             found = self._get(release, "stable")
             current = None if found is None else int(found.get("spec", {}).get("replicas", 1))
             stable = allowed_replicas(wanted, current, capacity)
-            if found is not None and objects.deployment_version(found) == r.stable_version:
+            stable_hash = r.stable_hash or ""
+            if found is not None and objects.deployment_hash(found) == stable_hash:
                 # Its pods run the stable version's template and config; the spec may
                 # describe the next version already, so only the size follows it.
                 self._scale(found, stable)
                 self._apply(objects.service(release, "stable"))
             else:  # first rollout, or a promotion: the spec is the stable version's
-                self._apply_track(release, spec, "stable", r.stable_version, r.stable_image, stable)
+                self._apply_track(
+                    release, spec, "stable", r.stable_version, r.stable_image, stable_hash, stable
+                )
         if r.canary_active and r.canary_version and r.canary_image:
             canary = 0 if r.canary_held else desired  # held: the object, no pods
-            self._apply_track(release, spec, "canary", r.canary_version, r.canary_image, canary)
+            self._apply_track(
+                release, spec, "canary", r.canary_version, r.canary_image,
+                r.canary_hash or "", canary,
+            )  # fmt: skip
         elif r.weight == 0:
             name = objects.child_name(release["metadata"]["name"], "canary")
             # Deleted once already and the watch shows no canary Deployment: nothing to do,
