@@ -24,6 +24,7 @@ from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.leadership import LeaderElector
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_operator.adapters.ray_serve import ServeREST
+from fragrance_operator.builders import objects
 from fragrance_operator.drivers.ray_serve import RayServeDriver
 from fragrance_operator.handlers import admission, release, tuning
 from fragrance_operator.reconcile.context import Context
@@ -129,11 +130,19 @@ def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.index("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": MANAGER})
 def managed_deployments(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    # What readiness needs, kept from the watch: no GET per release per tick.
+    # What readiness and the drivers need, kept from the watch: no GET per release per tick.
     template = body.get("spec", {}).get("template", {}).get("spec", {})
     return {
         (body.metadata.namespace or "", body.metadata.name or ""): {
-            "metadata": {"generation": body.metadata.get("generation", 0)},
+            "metadata": {
+                "name": body.metadata.name,
+                "namespace": body.metadata.namespace,
+                "generation": body.metadata.get("generation", 0),
+                # Which workload fields built it: a stable Deployment is kept while they hold.
+                "annotations": {
+                    k: v for k, v in body.metadata.annotations.items() if k == objects.SPEC_HASH
+                },
+            },
             "spec": {
                 "replicas": body.get("spec", {}).get("replicas", 1),
                 "template": {"spec": {"containers": [

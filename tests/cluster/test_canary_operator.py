@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from kopf.testing import KopfRunner
 
@@ -14,6 +16,8 @@ from fragrance_dev.cluster import LocalCluster
 from tests.cluster.rollouts import (
     CPU_ONLY,
     METRICS_PORT,
+    ROUTE,
+    Watcher,
     apply,
     condition,
     promoted,
@@ -200,6 +204,66 @@ def test_spec_edit_mid_rollout_restarts_the_analysis(
     )
     assert watcher.weights == [0, 1, 5, 0, 1, 5, 25, 100, 0]
     assert [h["version"] for h in final["status"]["history"]][-1] == "v3"
+
+
+def _serving_env(deployment: dict[str, Any] | None) -> dict[str, str]:
+    assert deployment is not None
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    serving = next(c for c in containers if c["name"] == "serving")
+    return {e["name"]: e.get("value", "") for e in serving.get("env", [])}
+
+
+def _app_config(watcher: Watcher, track: str) -> dict[str, Any] | None:
+    found = watcher.get("configmap", f"{watcher.name}-{track}-app")
+    return None if found is None else json.loads(found["data"]["app.yaml"])
+
+
+def test_stable_pods_keep_their_template_and_config_until_the_canary_is_promoted(
+    operator: KopfRunner,
+    cluster: LocalCluster,
+    namespace: str,
+    serving_exporter: ServingExporter,
+    release_name: str,
+) -> None:
+    serving_exporter.set(release_name)
+    apply(cluster, namespace, ROUTE)
+    apply(cluster, namespace, release_doc(release_name, "v1"))
+    watcher = Watcher(cluster, namespace, release_name)
+    watcher.until("v1 stable", lambda s: s.get("phase") == "Succeeded")
+    v2 = release_doc(release_name, "v2")
+    container = {"name": "serving", "env": [{"name": "TEAM_FLAG", "value": "v2-only"}]}
+    v2["spec"]["workload"]["template"] = {"spec": {"containers": [container]}}
+    v2["spec"]["models"][0]["faults"] = {"delaySeconds": 0.01}
+    apply(cluster, namespace, v2)
+    watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+
+    # Mid-rollout the stable pods run v1 as it was: the new template and faults are v2's.
+    stable = watcher.get("deployment", f"{release_name}-stable")
+    assert "TEAM_FLAG" not in _serving_env(stable)
+    assert _serving_env(stable)["FRAGRANCE_POLICY_FILE"] == "/etc/fragrance/policy/policy.json"
+    assert _serving_env(watcher.get("deployment", f"{release_name}-canary"))["TEAM_FLAG"] == (
+        "v2-only"
+    )
+    stable_config, canary_config = _app_config(watcher, "stable"), _app_config(watcher, "canary")
+    assert stable_config is not None
+    assert canary_config is not None
+    assert (stable_config["version"], stable_config["track"]) == ("v1", "stable")
+    assert (canary_config["version"], canary_config["track"]) == ("v2", "canary")
+    assert "faults" not in stable_config["models"][0]
+    assert canary_config["models"][0]["faults"]["delaySeconds"] == 0.01
+
+    watcher.until("v2 promoted", promoted)
+    wait_for(
+        lambda: (
+            _serving_env(watcher.get("deployment", f"{release_name}-stable")).get("TEAM_FLAG")
+            == "v2-only"
+        ),
+        "the stable Deployment to take v2's template",
+    )
+    promoted_config = _app_config(watcher, "stable")
+    assert promoted_config is not None
+    assert (promoted_config["version"], promoted_config["track"]) == ("v2", "stable")
+    wait_for(lambda: _app_config(watcher, "canary") is None, "the canary's config removed")
 
 
 def test_nginx_canary_ingress_carries_every_weight(
