@@ -12,7 +12,21 @@ from typing import Any
 
 import yaml
 
+from fragrance_dev.cluster.layout import Layout
 from fragrance_dev.cluster.processes import die_with_parent, terminate
+from fragrance_dev.cluster.toolchain import binary_path
+
+
+def prometheus_binary() -> str:
+    """The Prometheus `make tools` builds (with ``kubernetes_sd_configs``, which Debian's
+    package lacks); Debian's where it is not built yet."""
+    built = binary_path(Layout.default(), "prometheus")
+    if built.is_file():
+        return str(built)
+    found = shutil.which("prometheus")
+    if found is None:
+        raise RuntimeError("no Prometheus: run `make tools` (or apt-get install prometheus)")
+    return found
 
 
 def free_port() -> int:
@@ -75,9 +89,7 @@ class PrometheusServer:
     ) -> None:
         """``targets`` (host:port, /metrics) form one job; ``jobs`` adds scrape configs.
         ``host``: the address it listens on (the real node's, for pods to query it)."""
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise RuntimeError("prometheus is missing: apt-get install prometheus")
+        binary = prometheus_binary()
         self.port = free_port()
         self.url = f"http://{host}:{self.port}"
         config = {

@@ -32,6 +32,12 @@ def _module_version(go_mod: Path, module: str) -> str:
     return match.group(1)
 
 
+def _prometheus_release(module_version: str) -> str:
+    """Prometheus's Go module numbers release 3.16.0 as v0.316.0."""
+    _, minor, patch = module_version.lstrip("v").split(".")
+    return f"{int(minor) // 100}.{int(minor) % 100}.{patch}"
+
+
 def _kube_ldflags(version: str) -> tuple[str, ...]:
     major, minor = version.lstrip("v").split(".")[:2]
     flags = []
@@ -53,12 +59,17 @@ class Tool:
     module_dir: str
     package: str
     ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 def tools(layout: Layout) -> list[Tool]:
     kube_version = _module_version(layout.tools_src / "kube" / "go.mod", "k8s.io/kubernetes")
     helm_version = _module_version(layout.tools_src / "helm" / "go.mod", "helm.sh/helm/v3")
     kwok_version = _module_version(layout.tools_src / "kwok" / "go.mod", "sigs.k8s.io/kwok")
+    prometheus_module = layout.tools_src / "prometheus" / "go.mod"
+    prometheus_version = _prometheus_release(
+        _module_version(prometheus_module, "github.com/prometheus/prometheus")
+    )
     kube_major, kube_minor = kube_version.lstrip("v").split(".")[:2]
     kube = _kube_ldflags(kube_version)
     helm = (
@@ -91,6 +102,14 @@ def tools(layout: Layout) -> list[Tool]:
         Tool("helm", "helm", "helm.sh/helm/v3/cmd/helm", helm),
         Tool("etcd", "etcd", "go.etcd.io/etcd/server/v3"),
         Tool("coredns", "coredns", "."),
+        # Debian's Prometheus lacks kubernetes_sd_configs; only that discovery is built in.
+        Tool(
+            "prometheus",
+            "prometheus",
+            "github.com/prometheus/prometheus/cmd/prometheus",
+            (f"-X github.com/prometheus/common/version.Version={prometheus_version}",),
+            ("remove_all_sd", "enable_kubernetes_sd"),
+        ),
         Tool("pause", "images", "./pause"),
         Tool("echo", "images", "./echo"),
     ]
@@ -114,7 +133,7 @@ def _cache_key(layout: Layout, tool: Tool) -> str:
         [go_binary(), "version"], capture_output=True, text=True, check=True
     )
     digest.update(go_version.stdout.encode())
-    digest.update("\0".join((tool.package, *tool.ldflags)).encode())
+    digest.update("\0".join((tool.package, *tool.ldflags, *tool.tags)).encode())
     return digest.hexdigest()
 
 
@@ -159,6 +178,7 @@ def build(layout: Layout, tool: Tool, progress: Progress) -> Path:
         "build",
         "-v",
         "-trimpath",
+        f"-tags={','.join(tool.tags)}",
         "-ldflags",
         ldflags,
         "-o",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,13 +50,30 @@ def build_images(root: Path, progress: Progress, targets: tuple[str, ...] = TARG
     tag = digest(root, base_id)[:12]
     out = images_dir(root)
     out.mkdir(parents=True, exist_ok=True)
-    built = [_target(root, target, f"{REPOSITORY}/{target}:{tag}", base, out, progress)
-             for target in targets]  # fmt: skip
+    built = [
+        _target(root, target, f"{REPOSITORY}/{target}:{tag}", base, out, progress)
+        for target in targets
+    ]
     (out / "images.json").write_text(json.dumps([asdict(b) for b in built], indent=2))
     for stale in out.glob("*.tar"):  # one archive per target: the current one
         if str(stale) not in {b.archive for b in built}:
             stale.unlink()
+    _forget_older(
+        built,
+        buildah("images", "--format", "{{.Name}}:{{.Tag}}").stdout.split(),
+        lambda name: buildah("rmi", name, check=False),
+    )
     return built
+
+
+def _forget_older(built: list[Built], present: list[str], remove: Callable[[str], object]) -> None:
+    """Remove the older tags of the images just built (their layers take GBs); the layers
+    a current image shares with them stay."""
+    current = {b.image for b in built}
+    repositories = {b.image.rsplit(":", 1)[0] for b in built}
+    for name in present:
+        if name.rsplit(":", 1)[0] in repositories and name not in current:
+            remove(name)
 
 
 def _target(root: Path, target: str, image: str, base: str, out: Path, progress: Progress) -> Built:
@@ -66,13 +84,18 @@ def _target(root: Path, target: str, image: str, base: str, out: Path, progress:
         progress(f"building {image} (target {target} of {root / 'Dockerfile'})")
         run_logged(
             [
-                "buildah", "build", "--layers", f"--target={target}",
-                f"--build-arg=BASE={base}", f"--tag={image}", str(root),
+                "buildah",
+                "build",
+                "--layers",
+                f"--target={target}",
+                f"--build-arg=BASE={base}",
+                f"--tag={image}",
+                str(root),
             ],
             target,
             progress,
             steps="[",
-        )  # fmt: skip
+        )
         partial = archive.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         # Uncompressed: the node unpacks it at once, and gzip of GBs costs minutes.
@@ -91,6 +114,11 @@ def load_images(ctr: list[str], built: list[Built], progress: Progress) -> None:
     unless it holds the image already."""
     listed = subprocess.run([*ctr, "images", "ls", "--quiet"], capture_output=True, text=True)
     present = set(listed.stdout.split())
+    _forget_older(
+        built,
+        sorted(present),
+        lambda name: subprocess.run([*ctr, "images", "rm", name], capture_output=True, check=False),
+    )
     for image in built:
         if image.image in present:
             continue
