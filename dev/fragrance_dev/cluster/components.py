@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .node.config import NODE_IP
+
 SERVICE_CIDR = "10.0.0.0/16"  # room for hundreds of releases (two Services each)
 # The names and addresses the apiserver's serving certificate is valid for.
 APISERVER_HOSTS = (
     "127.0.0.1",
-    "10.88.0.1",  # the real node's bridge, where pods reach the apiserver
+    NODE_IP,  # the real node's bridge, where pods reach the apiserver
     "localhost",
     "10.0.0.1",
     "kubernetes",

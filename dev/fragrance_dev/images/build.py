@@ -87,6 +87,9 @@ def _target(root: Path, target: str, image: str, base: str, out: Path, progress:
                 "buildah",
                 "build",
                 "--layers",
+                # RUN on the host's network: buildah's own (cni-podman0) would claim
+                # 10.88.0.0/16 and stay behind.
+                "--network=host",
                 f"--target={target}",
                 f"--build-arg=BASE={base}",
                 f"--tag={image}",

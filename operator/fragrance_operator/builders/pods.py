@@ -60,7 +60,8 @@ def serving_container(user: dict[str, Any], image: str, gpus: int) -> dict[str, 
     resources = container.setdefault("resources", {})
     if gpus:
         resources.setdefault("limits", {})[GPU] = str(gpus)
-    probe = {"httpGet": {"path": "/health", "port": "http"}}
+    # A busy node answers late; one slow answer must not restart a model server.
+    probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
     container.update(
         {
             "name": SERVING_CONTAINER,

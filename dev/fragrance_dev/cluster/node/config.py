@@ -9,8 +9,9 @@ from typing import Any
 
 NODE_NAME = "fragrance-node"
 BRIDGE = "fragrance0"  # made by the project, removed by cluster down
-POD_CIDR = "10.88.0.0/16"
-NODE_IP = "10.88.0.1"  # the bridge's own address: the pods' gateway, the node's, DNS's
+# Not 10.88.0.0/16: Podman's and buildah's default network (cni-podman0) takes that one.
+POD_CIDR = "10.244.0.0/16"
+NODE_IP = "10.244.0.1"  # the bridge's own address: the pods' gateway, the node's, DNS's
 CLUSTER_DOMAIN = "cluster.local"
 PAUSE_IMAGE = "localhost/fragrance/pause:1"
 ECHO_IMAGE = "localhost/fragrance/echo:1"

@@ -5,6 +5,7 @@ its address leases, kube-proxy's and the portmap plugin's iptables chains."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import shlex
 import shutil
 import subprocess
@@ -39,9 +40,27 @@ def forwarding() -> str:
     return FORWARD.read_text().strip()
 
 
+def _claimed(cidr: str) -> list[str]:
+    """Other interfaces with an address inside ``cidr``: the pods' replies would go there."""
+    network = ipaddress.ip_network(cidr)
+    found = []
+    for line in _ip("-o", "-4", "addr", "show").stdout.splitlines():
+        fields = line.split()
+        device, address = fields[1], ipaddress.ip_interface(fields[3])
+        if device != BRIDGE and address.network.overlaps(network):
+            found.append(f"{device} ({address})")
+    return found
+
+
 def up() -> None:
     """Make the bridge and turn forwarding on (a Service's DNAT back to a pod on the same
     bridge is forwarded)."""
+    if claimed := _claimed(POD_CIDR):
+        raise NetworkError(
+            f"the pod network {POD_CIDR} is taken by {', '.join(claimed)}: remove it "
+            f"(ip link delete <name>) or start a cluster without the real node "
+            f"(FRAGRANCE_REAL_NODE=0)"
+        )
     if _ip("link", "show", BRIDGE, check=False).returncode != 0:
         _ip("link", "add", BRIDGE, "type", "bridge")
     prefix = POD_CIDR.split("/")[1]
