@@ -25,6 +25,7 @@ import yaml
 from fragrance_dev.cluster import LocalCluster
 from fragrance_dev.cluster.node.config import NODE_IP, NODE_NAME
 from fragrance_dev.cluster.prometheus import PrometheusServer, pod_discovery_job
+from fragrance_dev.demo.client import request_body
 from fragrance_dev.images import Built, build_images, load_images
 from fragrance_serving.brief import BriefResponse
 from tests.cluster.rollouts import (
@@ -99,33 +100,38 @@ def _template() -> dict[str, Any]:
 
 
 class Load:
-    """Briefs asked of both tracks' Services until stopped; every answer kept."""
+    """The demo's client traffic (modes in turn, mostly hot prompts) to both tracks'
+    Services, two workers each, until stopped; every answer kept."""
 
     def __init__(self, urls: list[str]) -> None:
-        self.urls = urls
         self.answers: list[tuple[str, dict[str, Any]]] = []
         self.failures: list[tuple[str, str]] = []
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.threads = [
+            threading.Thread(target=self._run, args=(url, worker), daemon=True)
+            for worker, url in enumerate(urls * 2)
+        ]
+        for thread in self.threads:
+            thread.start()
 
-    def _run(self) -> None:
-        body = json.dumps({"prompt": "a fresh citrus scent for summer"}).encode()
+    def _run(self, url: str, worker: int) -> None:
+        n = 0
         while not self.stop.is_set():
-            for url in self.urls:
-                request = urllib.request.Request(
-                    f"{url}/v1/brief", body, {"Content-Type": "application/json"}
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=30) as response:
-                        self.answers.append((url, json.load(response)))
-                except OSError as error:
-                    self.failures.append((url, str(error)))
-            self.stop.wait(0.2)
+            n += 1
+            data = json.dumps(request_body(worker, n)).encode()
+            request = urllib.request.Request(
+                f"{url}/v1/brief", data, {"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    self.answers.append((url, json.load(response)))
+            except OSError as error:
+                self.failures.append((url, str(error)))
 
     def close(self) -> None:
         self.stop.set()
-        self.thread.join(timeout=60)
+        for thread in self.threads:
+            thread.join(timeout=60)
 
 
 @pytest.fixture
@@ -163,8 +169,8 @@ def test_a_release_of_real_pods_serves_briefs_and_is_gated_on_their_own_metrics(
     docs = []
     for version in ("v1", "v2"):
         doc = release_doc(
-            release_name, version, steps=[50, 100], stepInterval="20s", progressDeadline="10m",
-            analysis={"interval": "10s", "minRequests": 5},
+            release_name, version, steps=[50, 100], stepInterval="30s", progressDeadline="10m",
+            analysis={"interval": "20s", "minRequests": 5},
         )  # fmt: skip
         doc["spec"].update(image=image, workload={
             "replicas": 1, "gpusPerReplica": 0, "template": _template()})  # fmt: skip

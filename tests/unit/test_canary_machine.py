@@ -22,11 +22,22 @@ from fragrance_operator.canary.machine import (
 from tests.unit.canary_scenarios import PLAN, STABLE, go_through, run, started
 
 
-def test_first_release_becomes_stable_without_canary() -> None:
+def test_first_release_becomes_stable_without_canary_once_its_pods_are_ready() -> None:
     t = advance(Rollout(), PLAN, Observation(now=0))
-    assert t.rollout.phase == "Succeeded"
-    assert t.rollout.stable_version == "v2"
-    assert t.rollout.weight == 0
+    assert (t.rollout.phase, t.rollout.stable_version, t.rollout.weight) == ("Progressing", "v2", 0)
+    assert [e.reason for e in t.events] == ["Initializing"]
+    waiting = advance(t.rollout, PLAN, Observation(now=5, stable_ready=False))
+    assert waiting.rollout.phase == "Progressing", "not Succeeded before a pod serves"
+    done = advance(waiting.rollout, PLAN, Observation(now=10, stable_ready=True))
+    assert done.rollout.phase == "Succeeded"
+    assert [e.reason for e in done.events] == ["Initialized"]
+
+
+def test_a_first_release_edited_before_it_is_ready_deploys_the_edit() -> None:
+    first = advance(Rollout(), PLAN, Observation(now=0)).rollout
+    edited = replace(PLAN, version="v3", image="serving:v3", spec_hash="h-v3")
+    r = advance(first, edited, Observation(now=5)).rollout
+    assert (r.phase, r.stable_version, r.canary_version) == ("Progressing", "v3", None)
 
 
 def test_new_version_waits_for_the_canary_before_traffic() -> None:

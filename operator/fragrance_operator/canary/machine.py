@@ -93,6 +93,8 @@ def advance(rollout: Rollout, plan: Plan, obs: Observation) -> Transition:
         return _apply_action(b, plan, obs)
     if r.stable_version is None and r.canary_version is None:
         _initialise(b, plan)
+    elif r.phase == "Progressing" and not r.canary_active:
+        _first_version(b, plan, obs)
     elif r.canary_active and plan.spec_hash == r.stable_hash:
         _rollback(b, "RolledBack", "the spec was set back to the stable version")
     elif plan.spec_hash not in (r.canary_hash, r.stable_hash):
@@ -107,13 +109,22 @@ def advance(rollout: Rollout, plan: Plan, obs: Observation) -> Transition:
 
 
 def _initialise(b: _Builder, plan: Plan) -> None:
+    """The first version goes straight to stable; it has Succeeded once its pods are Ready."""
     b.set(
-        phase="Succeeded",
+        phase="Progressing",
         stable_version=plan.version,
         stable_image=plan.image,
         stable_hash=plan.spec_hash,
     )
-    b.emit("Initialized", f"{plan.version} deployed as the first stable version (no canary)")
+    b.emit("Initializing", f"{plan.version} deploying as the first stable version (no canary)")
+
+
+def _first_version(b: _Builder, plan: Plan, obs: Observation) -> None:
+    if plan.spec_hash != b.rollout.stable_hash:  # edited before it was Ready: deploy that
+        _initialise(b, plan)
+    elif obs.stable_ready:
+        b.set(phase="Succeeded")
+        b.emit("Initialized", f"{plan.version} is Ready as the first stable version")
 
 
 def _start(b: _Builder, plan: Plan, now: float) -> None:
