@@ -200,20 +200,27 @@ def test_a_release_of_real_pods_serves_briefs_and_is_gated_on_their_own_metrics(
             _cluster_ip(cluster, namespace, f"{release_name}-{t}") for t in ("stable", "canary")
         ]
         load = Load(urls)
+        gates: list[dict[str, Any]] = []
+
+        def promoted(status: dict[str, Any]) -> bool:
+            if status.get("gate") and status["gate"] not in gates:
+                gates.append(status["gate"])
+            return status.get("phase") == "Succeeded" and status.get("stableVersion") == "v2"
+
         try:
-            status = watcher.until(
-                "v2 promoted on its own pods' metrics",
-                lambda s: s.get("phase") == "Succeeded" and s.get("stableVersion") == "v2",
-                420,
-            )
+            watcher.until("v2 promoted on its own pods' metrics", promoted, 420)
         finally:
             load.close()
-        print(log.read_text()[-3000:])
 
     # The gate judged the canary on the series its pods exported, scraped by discovery.
-    assert status["gate"]["decision"] == "GO", status["gate"]
+    assert [g["decision"] for g in gates][-1:] == ["GO"], gates
+    measured = {c["name"]: c.get("value") for c in gates[-1]["checks"]}
+    assert measured["errorRate5xx"] == 0
+    assert measured["latencyP95/fast"] is not None
     by_track: dict[str, set[str]] = {}
-    for series in _series(prometheus, f'http_requests_total{{release="{release_name}"}}'):
+    # Every series of the rollout, also those of the canary pods gone since the promotion.
+    query = f'max_over_time(http_requests_total{{release="{release_name}"}}[15m])'
+    for series in _series(prometheus, query):
         labels = series["metric"]
         assert labels["namespace"] == namespace
         assert labels["pod"].startswith(release_name)
