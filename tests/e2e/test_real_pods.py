@@ -13,6 +13,7 @@ import json
 import subprocess
 import tarfile
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -83,7 +84,6 @@ def _template() -> dict[str, Any]:
             "tolerations": [
                 {"key": "fragrance.ai/real-node", "operator": "Exists", "effect": "NoSchedule"}
             ],
-            "terminationGracePeriodSeconds": 5,
             "containers": [
                 {
                     "name": "serving",
@@ -125,6 +125,8 @@ class Load:
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     self.answers.append((url, json.load(response)))
+            except urllib.error.HTTPError as error:
+                self.failures.append((url, f"{error.code} {error.read()[:300]!r}"))
             except OSError as error:
                 self.failures.append((url, str(error)))
 
@@ -233,7 +235,12 @@ def test_a_release_of_real_pods_serves_briefs_and_is_gated_on_their_own_metrics(
     assert answered == set(urls), (answered, load.failures[-5:])
     for _, answer in load.answers:
         BriefResponse.model_validate(answer)
-    print(f"{len(load.answers)} briefs answered, {len(load.failures)} failed")
+    # The stable Service answered throughout, its pods replaced by the promotion included;
+    # the canary's stops answering once the canary is removed, after the promotion.
+    stable_url = urls[0]
+    stable_failures = [error for url, error in load.failures if url == stable_url]
+    assert stable_failures == [], stable_failures[:5]
+    print(f"{len(load.answers)} briefs answered; the stable Service never failed")
 
 
 def _helm(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:

@@ -24,8 +24,10 @@ CHECKPOINTS_DIR = "/var/lib/fragrance/checkpoints"
 #: On the pod template: a hash of the app's config, so a new config rolls the pods.
 CONFIG_HASH = "fragrance.ai/app-config"
 ARGS = ["--config", f"{APP_DIR}/app.yaml", "--host", "0.0.0.0", "--port", str(SERVING_PORT)]
+PRE_STOP_SECONDS = 10
 POLICY_FILE_ENV = {"name": "FRAGRANCE_POLICY_FILE", "value": f"{POLICY_DIR}/policy.json"}
 ARGS = ["--config", f"{APP_DIR}/app.yaml", "--host", "0.0.0.0", "--port", str(SERVING_PORT)]
+PRE_STOP_SECONDS = 10
 POLICY_FILE_ENV = {"name": "FRAGRANCE_POLICY_FILE", "value": f"{POLICY_DIR}/policy.json"}
 
 
@@ -72,6 +74,9 @@ def serving_container(user: dict[str, Any], image: str, gpus: int) -> dict[str, 
             "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 120},
             "readinessProbe": {**probe, "periodSeconds": 5},
             "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 6},
+            # A pod told to stop keeps serving while its endpoint leaves every node's
+            # Service rules; stopping at once refused the connections still routed to it.
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
             "env": _by_name(container.get("env") or [], [POLICY_FILE_ENV]),
             "volumeMounts": _by_name(
                 container.get("volumeMounts") or [],
