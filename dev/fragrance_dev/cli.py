@@ -48,6 +48,9 @@ def crds(out_dir: Path, reference: Path, settings_doc: Path, check: bool) -> Non
     from fragrance_operator.settings import table
 
     files = {**generate.generated(out_dir, reference), settings_doc: table()}
+    # The chart ships the same CRDs (Helm installs a chart's crds/ on its first install).
+    chart = Path("charts/fragrance-operator/crds")
+    files |= {chart / p.name: text for p, text in files.items() if p.parent == out_dir}
     if check:
         stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
         for path in stale:
