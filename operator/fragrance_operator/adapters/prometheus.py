@@ -29,6 +29,7 @@ class Prometheus:
         adapter = HTTPAdapter(pool_maxsize=parallelism, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+        self._session = session
         self._client = PrometheusConnect(
             url=self.url,
             disable_ssl=True,
@@ -53,10 +54,13 @@ class Prometheus:
         return list(self._pool.map(self.query, queries))
 
     def healthy(self) -> bool:
+        """Prometheus's own readiness endpoint (the client's check asks for ``/``, the web
+        UI, which a Prometheus built without its assets or behind a proxy does not serve)."""
         try:
-            return bool(self._client.check_prometheus_connection())
-        except Exception:
+            answer = self._session.get(f"{self.url}/-/ready", timeout=self.timeout)
+        except requests.RequestException:
             return False
+        return answer.status_code == 200
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
