@@ -88,7 +88,7 @@ def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
     )
     deployment = _get(cluster, namespace, "deployment", f"{release_name}-stable")
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
-    (volume,) = (v for v in volumes if v["name"] == "policy")
+    (volume,) = (v for v in volumes if v["name"] == "fragrance-policy")
     assert (volume["configMap"]["name"], volume["configMap"]["optional"]) == (config_map, True)
     wait_for(
         lambda: (
