@@ -1,7 +1,7 @@
 """Pure builders of the objects a FragranceRelease owns or edits (no I/O).
 
-Two Deployments (``<name>-stable``, ``<name>-canary``) with Services of the same names; the
-traffic split is written into the user's HTTPRoute (backendRef weights) or into a canary
+Two Deployments (``<name>-stable``, ``<name>-canary``, their pods from ``pods``) with
+Services of the same names and a ConfigMap each for the app's config; the traffic split is written into the user's HTTPRoute (backendRef weights) or into a canary
 Ingress beside the user's Ingress (ingress-nginx canary annotations).
 """
 
