@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,10 +12,23 @@ import pytest
 import yaml
 
 from fragrance_api.release import FragranceReleaseSpec
+from fragrance_dev.cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 INVALID = ROOT / "tests" / "manifests" / "invalid"
 SAMPLES = ROOT / "deploy" / "samples"
+CHART = ROOT / "charts" / "fragrance-operator"
+
+
+def helm(
+    cluster: LocalCluster, *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The project's helm against the local control plane."""
+    binary = cluster.layout.tools_dir / "bin" / "helm"
+    return subprocess.run(
+        [str(binary), "--kubeconfig", str(cluster.layout.kubeconfig), *args],
+        capture_output=True, text=True, timeout=timeout, check=check,
+    )  # fmt: skip
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:

@@ -62,7 +62,7 @@ class Rule:
         return f"{self.field_path.lstrip('.')}: {self.message}" if self.field_path else self.message
 
 
-def _schema_extra(schema: dict[str, Any], cls: type[KubeModel]) -> None:
+def rules_schema(schema: dict[str, Any], cls: type[KubeModel]) -> None:
     validations = [rule.as_validation() for rule in cls.rules if rule.cel is not None]
     if validations:
         schema["x-kubernetes-validations"] = validations
@@ -81,7 +81,7 @@ class KubeModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         strict=True,  # like the apiserver: "yes" is not a boolean, "2" is not an integer
-        json_schema_extra=_schema_extra,
+        json_schema_extra=rules_schema,
     )
 
     rules: ClassVar[tuple[Rule, ...]] = ()

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
-from .base import DNS_LABEL_PATTERN, KubeModel, Rule, _schema_extra
+from .base import DNS_LABEL_PATTERN, KubeModel, Rule, rules_schema
 
 SERVING_CONTAINER = "serving"
 GPU = "nvidia.com/gpu"
@@ -29,7 +29,7 @@ MODELS_DIR = "/models"
 
 
 def _open_schema(schema: dict[str, Any], cls: type[KubeModel]) -> None:
-    _schema_extra(schema, cls)
+    rules_schema(schema, cls)
     schema.pop("additionalProperties", None)  # not allowed beside properties in a CRD
     schema["x-kubernetes-preserve-unknown-fields"] = True
 

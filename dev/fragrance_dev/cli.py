@@ -137,7 +137,7 @@ def images(targets: tuple[str, ...]) -> None:
     if node.running():
         load_images(node.ctr(), built, _say)
     else:
-        _say("the real node is not running: `make cluster` loads these images when it starts")
+        _say("the real node is not running: run `make images` again once it is to load them")
     for image in built:
         click.echo(f"{image.image}  {image.size_mib:,.0f} MiB  {image.archive}")
 

@@ -132,6 +132,7 @@ def cleanup(memo: kopf.Memo, **_: Any) -> None:
 def managed_deployments(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
     # What readiness and the drivers need, kept from the watch: no GET per release per tick.
     template = body.get("spec", {}).get("template", {}).get("spec", {})
+    built_from = body.metadata.annotations.get(objects.SPEC_HASH)
     return {
         (body.metadata.namespace or "", body.metadata.name or ""): {
             "metadata": {
@@ -139,9 +140,7 @@ def managed_deployments(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict
                 "namespace": body.metadata.namespace,
                 "generation": body.metadata.get("generation", 0),
                 # Which workload fields built it: a stable Deployment is kept while they hold.
-                "annotations": {
-                    k: v for k, v in body.metadata.annotations.items() if k == objects.SPEC_HASH
-                },
+                "annotations": {objects.SPEC_HASH: built_from},
             },
             "spec": {
                 "replicas": body.get("spec", {}).get("replicas", 1),

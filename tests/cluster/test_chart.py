@@ -16,31 +16,19 @@ import yaml
 
 from fragrance_dev.cluster import LocalCluster
 from tests.cluster.rollouts import CPU_ONLY, promoted, start
-from tests.helpers import ROOT
+from tests.helpers import CHART, ROOT, helm
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
-
-CHART = ROOT / "charts" / "fragrance-operator"
-
-
-def _helm(
-    cluster: LocalCluster, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    helm = cluster.layout.tools_dir / "bin" / "helm"
-    return subprocess.run(
-        [str(helm), "--kubeconfig", str(cluster.layout.kubeconfig), *args],
-        capture_output=True, text=True, timeout=300, check=check,
-    )  # fmt: skip
 
 
 def _template(cluster: LocalCluster, *sets: str) -> list[dict[str, Any]]:
     flags = [f"--set={s}" for s in sets]
-    out = _helm(cluster, "template", "fr", str(CHART), "--namespace", "ops", *flags).stdout
+    out = helm(cluster, "template", "fr", str(CHART), "--namespace", "ops", *flags).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
 def test_chart_lints_templates_and_refuses_bad_values(cluster: LocalCluster) -> None:
-    lint = _helm(cluster, "lint", str(CHART), check=False)
+    lint = helm(cluster, "lint", str(CHART), check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     docs = _template(cluster)
     kinds = {d["kind"] for d in docs}
@@ -75,7 +63,7 @@ def test_chart_lints_templates_and_refuses_bad_values(cluster: LocalCluster) -> 
     env = {e["name"]: e.get("value") for e in
            webhook["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]}  # fmt: skip
     assert env["FRAGRANCE_WEBHOOK_MANAGED"] == "false"
-    bad = _helm(cluster, "template", "fr", str(CHART), "--set", "replicaCount=0", check=False)
+    bad = helm(cluster, "template", "fr", str(CHART), "--set", "replicaCount=0", check=False)
     assert bad.returncode != 0
     assert "replicaCount" in bad.stderr
 
@@ -89,13 +77,13 @@ def test_chart_ships_the_generated_crds_and_the_tested_alerts() -> None:
 
 @pytest.fixture
 def installed(cluster: LocalCluster, namespace: str) -> Iterator[str]:
-    install = _helm(
+    install = helm(
         cluster, "install", "fr", str(CHART), "--namespace", namespace, "--wait",
         "--timeout", "120s", "--set", "replicaCount=1", check=False,
     )  # fmt: skip
     assert install.returncode == 0, install.stdout + install.stderr
     yield namespace
-    _helm(cluster, "uninstall", "fr", "--namespace", namespace, check=False)
+    helm(cluster, "uninstall", "fr", "--namespace", namespace, check=False)
 
 
 def test_operator_under_the_charts_service_account_completes_a_canary(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,7 @@ from fragrance_dev.cluster.node.config import NODE_NAME
 from fragrance_dev.cluster.prometheus import PrometheusServer
 from fragrance_dev.images import Built
 from tests.cluster.rollouts import CPU_ONLY, Watcher, apply, release_doc
-from tests.helpers import ROOT, wait_for
-
-
-def _helm(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
-    helm = cluster.layout.tools_dir / "bin" / "helm"
-    argv = [str(helm), "--kubeconfig", str(cluster.layout.kubeconfig), *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=420, check=False)
+from tests.helpers import CHART, helm, wait_for
 
 
 @pytest.mark.timeout(600)
@@ -43,10 +36,10 @@ def test_the_chart_runs_the_operator_image_as_two_pods_that_reconcile(
         "tolerations": [{"key": "fragrance.ai/real-node", "operator": "Exists"}],
     }
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
-    install = _helm(
-        cluster, "install", "fr", str(ROOT / "charts" / "fragrance-operator"),
+    install = helm(
+        cluster, "install", "fr", str(CHART),
         "--namespace", namespace, "--values", str(tmp_path / "values.yaml"),
-        "--wait", "--timeout", "5m",
+        "--wait", "--timeout", "5m", check=False, timeout=420,
     )  # fmt: skip
     try:
         assert install.returncode == 0, install.stdout + install.stderr
@@ -92,4 +85,7 @@ def test_the_chart_runs_the_operator_image_as_two_pods_that_reconcile(
             check=False,
         )  # fmt: skip
         print(logs.stdout[-4000:])
-        _helm(cluster, "uninstall", "fr", "--namespace", namespace, "--wait")
+        helm(
+            cluster, "uninstall", "fr", "--namespace", namespace, "--wait",
+            check=False, timeout=420,
+        )  # fmt: skip

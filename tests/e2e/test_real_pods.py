@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from fragrance_dev.cluster.node.config import NODE_NAME
 from fragrance_dev.cluster.prometheus import PrometheusServer
 from fragrance_dev.demo.client import request_body
 from fragrance_dev.images import Built
+from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_serving.brief import BriefResponse
 from tests.cluster.rollouts import (
     ROUTE,
@@ -95,12 +95,6 @@ class Load:
             thread.join(timeout=60)
 
 
-def _series(prometheus: PrometheusServer, query: str) -> list[dict[str, Any]]:
-    url = f"{prometheus.url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return list(json.load(response)["data"]["result"])
-
-
 def _cluster_ip(cluster: LocalCluster, namespace: str, service: str) -> str:
     got = cluster.kubectl("get", "svc", service, "-n", namespace, "-o", "json")
     return f"http://{json.loads(got.stdout)['spec']['clusterIP']}:8000"
@@ -170,8 +164,9 @@ def test_a_release_of_real_pods_serves_briefs_and_is_gated_on_their_own_metrics(
     by_track: dict[str, set[str]] = {}
     # Every series of the rollout, also those of the canary pods gone since the promotion.
     query = f'max_over_time(http_requests_total{{release="{release_name}"}}[15m])'
-    for series in _series(pod_prometheus, query):
-        labels = series["metric"]
+    series = Prometheus(pod_prometheus.url).query(query).samples
+    assert series is not None
+    for labels, _ in series:
         assert labels["namespace"] == namespace
         assert labels["pod"].startswith(release_name)
         by_track.setdefault(labels["track"], set()).add(labels["pod"])

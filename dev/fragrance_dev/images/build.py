@@ -2,16 +2,14 @@
 
 An image's tag is a hash of its inputs (the sources, the Dockerfile, the base): an unchanged
 tree is not rebuilt, and the archive under ``.cache/images`` is what the real node loads.
-``images.json`` beside them names the current images for the tests, the demo and the chart.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from .base import ensure_base
@@ -28,20 +26,10 @@ class Built:
     image: str
     archive: str
     size_mib: float
-    seconds: float
-    cached: bool
 
 
 def images_dir(root: Path) -> Path:
     return root / ".cache" / "images"
-
-
-def current(root: Path) -> dict[str, str]:
-    """The images ``make images`` last built: target -> image name (empty: none yet)."""
-    index = images_dir(root) / "images.json"
-    if not index.is_file():
-        return {}
-    return {entry["target"]: entry["image"] for entry in json.loads(index.read_text())}
 
 
 def build_images(root: Path, progress: Progress, targets: tuple[str, ...] = TARGETS) -> list[Built]:
@@ -54,7 +42,6 @@ def build_images(root: Path, progress: Progress, targets: tuple[str, ...] = TARG
         _target(root, target, f"{REPOSITORY}/{target}:{tag}", base, out, progress)
         for target in targets
     ]
-    (out / "images.json").write_text(json.dumps([asdict(b) for b in built], indent=2))
     for stale in out.glob("*.tar"):  # one archive per target: the current one
         if str(stale) not in {b.archive for b in built}:
             stale.unlink()
@@ -109,7 +96,7 @@ def _target(root: Path, target: str, image: str, base: str, out: Path, progress:
     progress(
         f"{image}: {size:,.0f} MiB" + (" (cached)" if cached else f", built in {seconds:.0f}s")
     )
-    return Built(target, image, str(archive), round(size, 1), round(seconds, 1), cached)
+    return Built(target, image, str(archive), round(size, 1))
 
 
 def load_images(ctr: list[str], built: list[Built], progress: Progress) -> None:

@@ -1,8 +1,9 @@
 """Pure builders of the objects a FragranceRelease owns or edits (no I/O).
 
 Two Deployments (``<name>-stable``, ``<name>-canary``, their pods from ``pods``) with
-Services of the same names and a ConfigMap each for the app's config; the traffic split is written into the user's HTTPRoute (backendRef weights) or into a canary
-Ingress beside the user's Ingress (ingress-nginx canary annotations).
+Services of the same names and a ConfigMap each for the app's config; the traffic split is
+written into the user's HTTPRoute (backendRef weights) or into a canary Ingress beside the
+user's Ingress (ingress-nginx canary annotations).
 """
 
 from __future__ import annotations

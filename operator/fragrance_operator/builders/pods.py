@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from fragrance_api.release import FragranceReleaseSpec
-from fragrance_api.serve_app import release_args
+from fragrance_api.serve_app import release_args, release_faults
 from fragrance_api.workload import GPU, MODELS_DIR, SERVING_CONTAINER
 
 SERVING_PORT = 8000
@@ -26,17 +26,14 @@ CONFIG_HASH = "fragrance.ai/app-config"
 ARGS = ["--config", f"{APP_DIR}/app.yaml", "--host", "0.0.0.0", "--port", str(SERVING_PORT)]
 PRE_STOP_SECONDS = 10
 POLICY_FILE_ENV = {"name": "FRAGRANCE_POLICY_FILE", "value": f"{POLICY_DIR}/policy.json"}
-ARGS = ["--config", f"{APP_DIR}/app.yaml", "--host", "0.0.0.0", "--port", str(SERVING_PORT)]
-PRE_STOP_SECONDS = 10
-POLICY_FILE_ENV = {"name": "FRAGRANCE_POLICY_FILE", "value": f"{POLICY_DIR}/policy.json"}
 
 
 def app_args(release: str, track: str, spec: FragranceReleaseSpec) -> dict[str, Any]:
     """The serving app's args for one track's pods, faults included (a pod reads them once)."""
     args = release_args(release, track, spec, MODELS_DIR, CHECKPOINTS_DIR)
-    faults = {m.name: m.faults.to_wire() for m in spec.models if m.faults}
+    faults = release_faults(spec)
     for model in args["models"]:
-        if model["name"] in faults:
+        if faults[model["name"]]:
             model["faults"] = faults[model["name"]]
     return {**args, "track": track}
 

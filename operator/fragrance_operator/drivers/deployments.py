@@ -24,6 +24,10 @@ RESYNC_SECONDS = 60.0
 DeploymentLookup = Callable[[str, str], dict[str, Any] | None]
 
 
+def _replicas(deployment: dict[str, Any] | None) -> int | None:
+    return None if deployment is None else int(deployment.get("spec", {}).get("replicas", 1))
+
+
 class WrittenCache:
     """What was last written where, to skip identical writes until the next resync."""
 
@@ -91,8 +95,7 @@ class DeploymentDriver:
 
     def replicas(self, release: dict[str, Any], track: objects.Track) -> int | None:
         """Replicas the track's Deployment asks for now (None: it does not exist)."""
-        found = self._get(release, track)
-        return None if found is None else int(found.get("spec", {}).get("replicas", 1))
+        return _replicas(self._get(release, track))
 
     def _apply_track(
         self,
@@ -138,8 +141,7 @@ class DeploymentDriver:
         if r.stable_version and r.stable_image:
             wanted = desired if stable_replicas is None else stable_replicas
             found = self._get(release, "stable")
-            current = None if found is None else int(found.get("spec", {}).get("replicas", 1))
-            stable = allowed_replicas(wanted, current, capacity)
+            stable = allowed_replicas(wanted, _replicas(found), capacity)
             stable_hash = r.stable_hash or ""
             if found is not None and objects.deployment_hash(found) == stable_hash:
                 # Its pods run the stable version's template and config; the spec may
