@@ -28,7 +28,9 @@ from fragrance_dev.cluster.node.config import ECHO_IMAGE  # noqa: E402
 from fragrance_dev.cluster.node.runtime import TAINT  # noqa: E402
 
 
-def manifests(namespace: str, replicas: int) -> list[dict[str, object]]:
+def manifests(
+    namespace: str, replicas: int, name: str = "echo", port: int = 80
+) -> list[dict[str, object]]:
     pod = {
         "nodeSelector": {"fragrance.ai/node": "real"},
         "tolerations": [{"key": TAINT.split("=")[0], "operator": "Exists"}],
@@ -49,18 +51,18 @@ def manifests(namespace: str, replicas: int) -> list[dict[str, object]]:
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": "echo", "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "replicas": replicas,
-                "selector": {"matchLabels": {"app": "echo"}},
-                "template": {"metadata": {"labels": {"app": "echo"}}, "spec": pod},
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": pod},
             },
         },
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": "echo", "namespace": namespace},
-            "spec": {"selector": {"app": "echo"}, "ports": [{"port": 80, "targetPort": 8080}]},
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"app": name}, "ports": [{"port": port, "targetPort": 8080}]},
         },
     ]
 

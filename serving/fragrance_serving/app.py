@@ -26,7 +26,12 @@ from fragrance_api.modes import Mode
 from fragrance_api.serving_args import AppArgs
 from fragrance_serving import backends, policy_file
 from fragrance_serving.admin import Admin, AdminError, CacheTTL, ForcedMode
-from fragrance_serving.brief import BriefRequest, BriefResponse, FeedbackRequest
+from fragrance_serving.brief import (
+    VERSION_HEADER,
+    BriefRequest,
+    BriefResponse,
+    FeedbackRequest,
+)
 from fragrance_serving.ensemble import Ensemble
 from fragrance_serving.guards.upstream import UpstreamError
 from fragrance_serving.learning.worker import PPOWorker
@@ -132,16 +137,23 @@ class BriefAPI:
         try:
             answer = await self.ensemble.brief(request)
             # Already validated: serialise once, skipping FastAPI's second validation.
-            return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
+            return Response(
+                answer.model_dump_json(by_alias=True),
+                media_type="application/json",
+                headers={VERSION_HEADER: self.version},
+            )
         except Unavailable as error:
             return self._error(503, "no_model_answered", str(error))
         except GuardFailed as error:
             return self._error(502, "no_valid_brief", str(error))
 
-    @staticmethod
-    def _error(status: int, code: str, message: str) -> JSONResponse:
+    def _error(self, status: int, code: str, message: str) -> JSONResponse:
         """A brief request no model could answer: a stable body a client can branch on."""
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+        return JSONResponse(
+            {"error": {"code": code, "message": message}},
+            status_code=status,
+            headers={VERSION_HEADER: self.version},
+        )
 
     @api.post("/v1/feedback", status_code=202)
     async def feedback(self, request: FeedbackRequest) -> dict[str, str]:

@@ -31,31 +31,8 @@ from tests.cluster.rollouts import (
     operator_process,
     release_doc,
 )
-from tests.helpers import ROOT, wait_for
-
-
-def _template() -> dict[str, Any]:
-    """Where a platform team puts serving pods: the real node, tainted like a GPU pool."""
-    return {
-        "metadata": {"labels": {"team": "perfume"}},
-        "spec": {
-            "nodeSelector": {"fragrance.ai/node": "real"},
-            "tolerations": [
-                {"key": "fragrance.ai/real-node", "operator": "Exists", "effect": "NoSchedule"}
-            ],
-            "containers": [
-                {
-                    "name": "serving",
-                    "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}},
-                    "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
-                }
-            ],
-            # The weights `make models` trained; a cluster would use a PVC or an image volume.
-            "volumes": [
-                {"name": "models", "hostPath": {"path": str(ROOT / "models"), "type": "Directory"}}
-            ],
-        },
-    }
+from tests.e2e.pods import real_node_template
+from tests.helpers import wait_for
 
 
 class Load:
@@ -117,7 +94,7 @@ def test_a_release_of_real_pods_serves_briefs_and_is_gated_on_their_own_metrics(
             analysis={"interval": "20s", "minRequests": 5},
         )  # fmt: skip
         doc["spec"].update(image=image, workload={
-            "replicas": 1, "gpusPerReplica": 0, "template": _template()})  # fmt: skip
+            "replicas": 1, "gpusPerReplica": 0, "template": real_node_template()})  # fmt: skip
         docs.append(doc)
     apply(cluster, namespace, ROUTE)
     log = tmp_path / "operator.log"

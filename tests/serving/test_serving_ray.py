@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fragrance_api.serve_app import application
-from fragrance_serving.brief import Brief
+from fragrance_serving.brief import VERSION_HEADER, Brief
 from tests.helpers import wait_for
 from tests.serving.conftest import Deploy, Deployed, Serving, admin
 
@@ -39,7 +39,9 @@ def _brief(client: httpx.Client, prompt: str, mode: str | None = None) -> dict[s
 
 
 def test_each_mode_answers_a_schema_valid_brief(deploy: Deploy) -> None:
-    client = deploy()
+    client = deploy(version="v7")
+    answer = client.post("/v1/brief", json={"prompt": "a fresh citrus scent"})
+    assert answer.headers[VERSION_HEADER] == "v7"  # the side of a split that answered
     for index, mode in enumerate(("fast", "balanced", "creative")):
         got = _brief(client, f"a bold woody scent for evening parties {index}", mode)
         assert got["mode"] == mode
@@ -126,6 +128,7 @@ def test_no_mode_answering_is_a_clean_503(deploy: Deploy) -> None:
     )  # fmt: skip
     answer = client.post("/v1/brief", json={"prompt": "anything", "mode": "creative"})
     assert answer.status_code == 503
+    assert VERSION_HEADER in answer.headers
     error = answer.json()["error"]
     assert error["code"] == "no_model_answered"
     assert error["message"] == (

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from . import components, kubeconfig, probes, processes, thirdparty, toolchain
+from . import components, gateway, kubeconfig, probes, processes, thirdparty, toolchain
 from .layout import Layout
 from .node import runtime
 from .node.config import NODE_IP, NodePaths
@@ -274,6 +274,12 @@ class LocalCluster:
                 "(containerd, kubelet, kube-proxy, CoreDNS)"
             )
             self.node().start(tools, ca.pair.cert, configs, ports)
+            # The data plane of the Gateway API, routing to the node's pods.
+            self.progress(f"[{time.monotonic() - started:4.1f}s] starting the Gateway (Traefik)")
+            gateway.start(
+                tools["traefik"], layout.state, layout.kubeconfig, ports,
+                self._launch, self._poll, self.kubectl,
+            )  # fmt: skip
         return ClusterInfo(
             server=server,
             kubeconfig=str(layout.kubeconfig),
@@ -315,5 +321,5 @@ class LocalCluster:
 
 _START_ORDER = [
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-    "containerd", "kubelet", "kube-proxy", "coredns",
+    "containerd", "kubelet", "kube-proxy", "coredns", "traefik",
 ]  # fmt: skip

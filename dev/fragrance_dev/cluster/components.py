@@ -24,7 +24,7 @@ PORT_NAMES = (
     "etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
     # the real node's
     "kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics",
-    "coredns-health", "coredns-ready",
+    "coredns-health", "coredns-ready", "gateway", "gateway-ping",
 )  # fmt: skip
 
 

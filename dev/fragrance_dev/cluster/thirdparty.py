@@ -23,7 +23,11 @@ SOURCES = (
         "v1.4.1",
         tuple(
             f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml"
-            for plural in ("gatewayclasses", "gateways", "httproutes", "referencegrants")
+            # Traefik's provider watches every standard kind, GRPC routes and TLS policies too.
+            for plural in (
+                "gatewayclasses", "gateways", "httproutes", "referencegrants", "grpcroutes",
+                "backendtlspolicies",
+            )  # fmt: skip
         ),
     ),
     CRDSource(

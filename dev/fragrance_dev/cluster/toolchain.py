@@ -70,6 +70,9 @@ def tools(layout: Layout) -> list[Tool]:
     prometheus_version = _prometheus_release(
         _module_version(prometheus_module, "github.com/prometheus/prometheus")
     )
+    traefik_version = _module_version(
+        layout.tools_src / "traefik" / "go.mod", "github.com/traefik/traefik/v3"
+    )
     kube_major, kube_minor = kube_version.lstrip("v").split(".")[:2]
     kube = _kube_ldflags(kube_version)
     helm = (
@@ -109,6 +112,13 @@ def tools(layout: Layout) -> list[Tool]:
             "github.com/prometheus/prometheus/cmd/prometheus",
             (f"-X github.com/prometheus/common/version.Version={prometheus_version}",),
             ("remove_all_sd", "enable_kubernetes_sd"),
+        ),
+        # The Gateway API data plane that carries the canary split to the real node's pods.
+        Tool(
+            "traefik",
+            "traefik",
+            "github.com/traefik/traefik/v3/cmd/traefik",
+            (f"-X github.com/traefik/traefik/v3/pkg/version.Version={traefik_version}",),
         ),
         Tool("pause", "images", "./pause"),
         Tool("echo", "images", "./echo"),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from fragrance_api.modes import MODES
+from fragrance_serving.brief import VERSION_HEADER
 
 PROMPTS = [
     f"a {mood} {accord} scent for {occasion}"
@@ -41,6 +42,7 @@ class Sample:
     track: str
     mode: str
     seconds: float
+    version: str = "?"  # the release version that answered (its pods' header)
 
 
 @dataclass
@@ -56,8 +58,12 @@ class Counts:
 
 
 class Client:
-    def __init__(self, url: str, rate: float = 25.0, workers: int = 6) -> None:
+    def __init__(
+        self, url: str, rate: float = 25.0, workers: int = 6, host: str | None = None
+    ) -> None:
         self.url, self.rate, self.workers = url, rate, workers
+        # A Gateway routes on the Host header: the route's hostname, not the listener's address.
+        self.headers = {"Host": host} if host else {}
         self.samples: list[Sample] = []
         self.counts = Counts()
         self._lock = threading.Lock()
@@ -78,7 +84,7 @@ class Client:
     def _work(self, index: int) -> None:
         period = self.workers / self.rate
         n = 0
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60, headers=self.headers) as http:
             while not self._stop.is_set():
                 started = time.time()
                 body = request_body(index, n)
@@ -87,13 +93,14 @@ class Client:
                 try:
                     answer = http.post(self.url, json=body)
                     status, track = answer.status_code, answer.headers.get("x-fragrance-track", "?")
+                    version = answer.headers.get(VERSION_HEADER, "?")
                 except httpx.HTTPError:
-                    status, track = 0, "?"
+                    status, track, version = 0, "?", "?"
                 elapsed = time.time() - started
                 with self._lock:
                     self.counts.sent += 1
                     if status in (0, 404):
                         self.counts.lost += 1
                     self.counts.by_track[(track, status)] += 1
-                    self.samples.append(Sample(started, status, track, mode, elapsed))
+                    self.samples.append(Sample(started, status, track, mode, elapsed, version))
                 self._stop.wait(max(period - elapsed, 0))
