@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEV := $(VENV)/bin/fragrance-dev
 PYTEST_ARGS ?=
 
-.PHONY: help install tools models images serve samples crds cluster cluster-down cluster-status demo lint typecheck test bench clean
+.PHONY: help install tools models images serve samples crds cluster cluster-down cluster-status demo demo-cluster lint typecheck test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ KUBECTL := .cluster/bin/kubectl
 
 demo: tools models  ## the local demo: a full canary of the guarded ensemble, v2 promoted, faulty v3 rolled back
 	$(DEV) demo --models models --out demo-out
+
+demo-cluster: tools models  ## the product as a cluster runs it: the chart's operator pods, serving pods from the images, a client through the Gateway
+	$(DEV) demo-cluster --models models --out demo-cluster-out
 
 samples: cluster  ## apply the sample resources to the local control plane; show a bad one refused
 	@$(KUBECTL) apply -f deploy/samples/

@@ -82,9 +82,12 @@ def cluster_up() -> None:
     """Start the control plane in the background, or reuse the running one."""
     from fragrance_dev.cluster import LocalCluster
 
-    info = LocalCluster(progress=_say).up()
+    cluster = LocalCluster(progress=_say)
+    info = cluster.up()
     click.echo(f"export KUBECONFIG={info.kubeconfig}")
     click.echo(f"export PATH={info.bin_dir}:$PATH")
+    if cluster.real_node:
+        click.echo(f"# the Gateway (Traefik): http://127.0.0.1:{info.ports['gateway']}")
 
 
 @cluster.command("down")
@@ -173,6 +176,45 @@ def demo(models: Path, out: Path, fast: bool) -> None:
     from fragrance_dev.demo.report import as_planned
     from fragrance_dev.demo.scenario import PLANNED
 
+    if not as_planned(outcomes, PLANNED, client):
+        phases = {o.version: o.phase for o in outcomes}
+        raise click.ClickException(
+            f"the demo did not go as planned: {phases}, {client.counts.lost} requests lost "
+            f"(planned: {PLANNED}, none lost); see {out / 'summary.json'}"
+        )
+
+
+@main.command("demo-cluster")
+@click.option(
+    "--models", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
+    show_default=True, help="Trained weights (make models), mounted into the serving pods.",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-cluster-out")
+)
+def demo_cluster(models: Path, out: Path) -> None:
+    """The product as a cluster runs it: the chart's operator pods, serving pods from the
+    project's image on the real node, a client through the Gateway; v2 promoted, v3 rolled
+    back."""
+    from fragrance_dev.cluster.layout import project_root
+    from fragrance_dev.demo import on_cluster
+    from fragrance_dev.demo.report import as_planned
+    from fragrance_dev.demo.scenario import PLANNED, DemoConfig
+
+    if not (models / "creative.pt").exists():
+        raise click.ClickException(f"no trained models in {models}: run `make models` first")
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        outcomes, client = on_cluster.run(
+            DemoConfig(models_dir=models), project_root(), out, say=_say
+        )
+    except KeyboardInterrupt:
+        _say("stopped; the demo's namespace stays for inspection (the cluster keeps running)")
+        sys.exit(130)
     if not as_planned(outcomes, PLANNED, client):
         phases = {o.version: o.phase for o in outcomes}
         raise click.ClickException(

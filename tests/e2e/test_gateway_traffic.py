@@ -16,12 +16,12 @@ import pytest
 from fragrance_dev.cluster import LocalCluster
 from fragrance_dev.cluster.prometheus import PrometheusServer
 from fragrance_dev.demo.client import Client, Sample
+from fragrance_dev.demo.on_cluster import serving_template
 from fragrance_dev.images import Built
 from fragrance_operator.canary.status import seconds
 from tests.cluster.rollouts import Watcher, apply, operator_process, release_doc
 from tests.e2e.gateway import RouteWeights, binomial_interval, gateway_url, route
-from tests.e2e.pods import real_node_template
-from tests.helpers import wait_for
+from tests.helpers import ROOT, wait_for
 
 STEPS = [10, 30, 60, 100]
 # A watch sees the route's new weights within milliseconds; Traefik applies them after its
@@ -36,8 +36,10 @@ def _release(name: str, version: str, image: str, faulty: bool = False) -> dict[
         name, version, steps=STEPS, stepInterval="25s", progressDeadline="10m",
         analysis={"interval": "10s", "minRequests": 5},
     )  # fmt: skip
-    doc["spec"].update(image=image, workload={
-        "replicas": 1, "gpusPerReplica": 0, "template": real_node_template()})  # fmt: skip
+    template = serving_template(ROOT / "models")
+    doc["spec"].update(
+        image=image, workload={"replicas": 1, "gpusPerReplica": 0, "template": template}
+    )
     if faulty:
         for model in doc["spec"]["models"]:
             model["faults"] = {"errorRate": 0.6}
@@ -100,7 +102,9 @@ def test_the_gateway_carries_each_steps_split_and_a_no_go_takes_the_canary_off_i
     assert not failed, failed[:5]
 
     # 2. Each step's share, on the client's side, within the binomial 99% interval.
-    rollout = [(a, b, w) for a, b, w in weights.intervals(ended_v2) if began_v2 <= b]
+    rollout = [
+        (a, b, w) for a, b, w in weights.intervals(ended_v2) if began_v2 <= b and a < ended_v2
+    ]
     judged = []
     for start, end, weight in rollout:
         counted = [s for s in _settled(samples, start, end) if s.version in ("v1", "v2")]

@@ -21,6 +21,7 @@ from fragrance_dev.cluster import LocalCluster
 from fragrance_dev.cluster.node.config import NODE_NAME
 from fragrance_dev.cluster.prometheus import PrometheusServer
 from fragrance_dev.demo.client import request_body
+from fragrance_dev.demo.on_cluster import serving_template
 from fragrance_dev.images import Built
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_serving.brief import BriefResponse
@@ -31,8 +32,7 @@ from tests.cluster.rollouts import (
     operator_process,
     release_doc,
 )
-from tests.e2e.pods import real_node_template
-from tests.helpers import wait_for
+from tests.helpers import ROOT, wait_for
 
 
 class Load:
@@ -93,8 +93,10 @@ def test_a_release_of_real_pods_serves_briefs_and_is_gated_on_their_own_metrics(
             release_name, version, steps=[50, 100], stepInterval="30s", progressDeadline="10m",
             analysis={"interval": "20s", "minRequests": 5},
         )  # fmt: skip
-        doc["spec"].update(image=image, workload={
-            "replicas": 1, "gpusPerReplica": 0, "template": real_node_template()})  # fmt: skip
+        template = serving_template(ROOT / "models")
+        doc["spec"].update(
+            image=image, workload={"replicas": 1, "gpusPerReplica": 0, "template": template}
+        )
         docs.append(doc)
     apply(cluster, namespace, ROUTE)
     log = tmp_path / "operator.log"

@@ -25,9 +25,13 @@ SOURCES = (
             f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml"
             # Traefik's provider watches every standard kind, GRPC routes and TLS policies too.
             for plural in (
-                "gatewayclasses", "gateways", "httproutes", "referencegrants", "grpcroutes",
+                "gatewayclasses",
+                "gateways",
+                "httproutes",
+                "referencegrants",
+                "grpcroutes",
                 "backendtlspolicies",
-            )  # fmt: skip
+            )
         ),
     ),
     CRDSource(

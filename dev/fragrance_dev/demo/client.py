@@ -101,6 +101,7 @@ class Client:
                     self.counts.sent += 1
                     if status in (0, 404):
                         self.counts.lost += 1
-                    self.counts.by_track[(track, status)] += 1
+                    # Behind a Gateway no router names the track: the version says the side.
+                    self.counts.by_track[(track if track != "?" else version, status)] += 1
                     self.samples.append(Sample(started, status, track, mode, elapsed, version))
                 self._stop.wait(max(period - elapsed, 0))

@@ -1,4 +1,5 @@
-"""The demo's ending: a summary table and a timeline picture (weight, errors, p95 by mode)."""
+"""The demo's ending: a summary table and a timeline picture (weight and the client's
+measured share per version, errors, p95 by mode)."""
 
 from __future__ import annotations
 
@@ -78,10 +79,10 @@ def summary_json(
     return path
 
 
-def _per_second(client: Client) -> dict[int, list[tuple[int, str, float]]]:
-    buckets: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
+def _per_second(client: Client) -> dict[int, list[tuple[int, str, float, str]]]:
+    buckets: dict[int, list[tuple[int, str, float, str]]] = defaultdict(list)
     for s in client.samples:
-        buckets[int(s.at)].append((s.status, s.mode, s.seconds))
+        buckets[int(s.at)].append((s.status, s.mode, s.seconds, s.version))
     return buckets
 
 
@@ -105,17 +106,25 @@ def timeline_png(
     start = min(buckets)
     seconds = sorted(buckets)
     xs = [t - start for t in seconds]
-    errors = [100 * sum(st != 200 for st, _, _ in buckets[t]) / len(buckets[t]) for t in seconds]
+    errors = [100 * sum(b[0] != 200 for b in buckets[t]) / len(buckets[t]) for t in seconds]
     figure, (top, middle, bottom) = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
     top.step([t - start for t, _ in timeline.weights], [w for _, w in timeline.weights],
              where="post", color="tab:blue")  # fmt: skip
+    # The split the client measured: each version's share of the answers, per second.
+    for version in sorted({s.version for s in client.samples} - {"?"}):
+        shares = [
+            100 * sum(v == version for *_, v in buckets[t]) / len(buckets[t]) for t in seconds
+        ]
+        top.plot(xs, shares, linewidth=0.8, alpha=0.7, label=f"{version} share (client)")
+    if len(top.get_legend_handles_labels()[0]):
+        top.legend(loc="center right", fontsize=7)
     top.set_ylabel("canary weight %")
     middle.plot(xs, errors, color="tab:red")
     middle.set_ylabel("errors % (client)")
     for mode in MODES:
         p95 = []
         for t in seconds:
-            latencies = sorted(sec for _, m, sec in buckets[t] if m == mode)
+            latencies = sorted(sec for _, m, sec, _ in buckets[t] if m == mode)
             p95.append(latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"))
         bottom.plot(xs, p95, label=mode)
     bottom.set_ylabel("p95 s (client)")

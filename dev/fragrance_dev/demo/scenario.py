@@ -144,8 +144,8 @@ def _operator(env: dict[str, str], log: Path, say: Say) -> Iterator[subprocess.P
             terminate(process, timeout=15)
 
 
-def _status(cluster: LocalCluster) -> dict[str, Any]:
-    got = cluster.kubectl("get", "frel", RELEASE, "-n", NAMESPACE, "-o", "json", check=False)
+def _status(cluster: LocalCluster, namespace: str = NAMESPACE) -> dict[str, Any]:
+    got = cluster.kubectl("get", "frel", RELEASE, "-n", namespace, "-o", "json", check=False)
     return json.loads(got.stdout).get("status", {}) if got.returncode == 0 else {}
 
 
@@ -165,14 +165,15 @@ def _checks(status: dict[str, Any]) -> str:
 
 
 def follow(
-    cluster: LocalCluster, version: str, timeline: Timeline, say: Say, timeout: float
-) -> Outcome:
+    cluster: LocalCluster, version: str, timeline: Timeline, say: Say, timeout: float,
+    namespace: str = NAMESPACE,
+) -> Outcome:  # fmt: skip
     """Print each change of the rollout until it ends; returns how it ended."""
     started = time.time()
     seen: tuple[Any, ...] | None = None
     outcome = Outcome(version, "Timeout", 0.0)
     while time.time() - started < timeout:
-        status = _status(cluster)
+        status = _status(cluster, namespace)
         gate = status.get("gate") or {}
         key = (status.get("phase"), status.get("currentStep"), status.get("canaryWeight"),
                gate.get("evaluatedAt"), status.get("pauseReason"))  # fmt: skip
