@@ -118,15 +118,23 @@ def test_the_gateway_carries_each_steps_split_and_a_no_go_takes_the_canary_off_i
         assert low <= canary <= high, (weight, canary, len(counted), low, high)
     assert [w for w, *_ in judged] == STEPS, judged
 
-    # 3. After the NO-GO, no canary answer later than CUTOFF after the decision.
+    # 3. After the NO-GO, the Gateway routes no request to the canary later than CUTOFF after
+    # the decision. A request already on the canary finishes there (cutting it would fail
+    # it), however long the faulty version takes: its answer time is printed, not judged.
     no_go = next(g for g in reversed(gates) if g["decision"] == "NO-GO")
     decided = seconds(no_go["evaluatedAt"])
     assert decided is not None
-    canary_answers = [s.at + s.seconds for s in samples if s.version == "v3"]
-    assert canary_answers, "the faulty canary never answered through the Gateway"
-    late = max(canary_answers) - decided
-    print(f"last canary answer {late:+.2f}s after the NO-GO's decision (at most {CUTOFF}s)")
-    assert late <= CUTOFF
+    on_canary = [s for s in samples if s.version == "v3"]
+    assert on_canary, "the faulty canary never answered through the Gateway"
+    routed_late = max(s.at for s in on_canary) - decided
+    answered_late = max(s.at + s.seconds for s in on_canary) - decided
+    removed = next((at for at, w in weights.changes if at > decided - 1 and w == 0), None)
+    print(
+        f"after the NO-GO's decision: route weight 0 seen at "
+        f"{(removed or float('nan')) - decided:+.2f}s, last request sent to the canary at "
+        f"{routed_late:+.2f}s (at most {CUTOFF}s), its last answer at {answered_late:+.2f}s"
+    )
+    assert routed_late <= CUTOFF
     stable = [s for s in samples if s.at > ended_v2 and s.version == "v2"]
     assert all(s.status == 200 for s in stable), [s for s in stable if s.status != 200][:5]
     lost = [s for s in samples if s.status in (0, 404)]
