@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from fragrance_dev.cluster import Layout, LocalCluster
+from fragrance_dev.cluster import Layout, LocalCluster, gateway
 from fragrance_dev.cluster.node.config import NODE_NAME
 from fragrance_dev.cluster.processes import recorded
 from tests.helpers import ROOT, wait_for
@@ -151,6 +151,18 @@ def test_third_party_crds_are_served(cluster: LocalCluster) -> None:
         "prometheusrules.monitoring.coreos.com",
     ):
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=10s")
+
+
+def test_the_gateway_is_accepted_and_programmed_by_traefik(cluster: LocalCluster) -> None:
+    got = cluster.kubectl(
+        "get", "gateway", gateway.NAME, "-n", gateway.NAMESPACE, "-o", "json"
+    )  # fmt: skip
+    found = json.loads(got.stdout)
+    assert gateway.programmed(found), found.get("status")
+    assert found["status"]["addresses"] == [{"type": "IPAddress", "value": "127.0.0.1"}]
+    info = cluster.running()
+    assert info is not None
+    assert gateway.pinged(info.ports["gateway-ping"])
 
 
 def test_helm_installs_a_chart(cluster: LocalCluster, namespace: str) -> None:
