@@ -28,7 +28,7 @@ STEPS = [10, 30, 60, 100]
 # 100 ms throttle. Requests sent this soon after a change are not counted for either side.
 SETTLE = 1.0
 PER_STEP = 400  # client requests a step's share is judged on, at least
-CUTOFF = 2.0  # seconds from a NO-GO's decision to the last canary answer, at most
+CUTOFF = 2.0  # seconds from a NO-GO's decision to the last request routed to the canary
 
 
 def _release(name: str, version: str, image: str, faulty: bool = False) -> dict[str, Any]:
@@ -107,9 +107,9 @@ def test_the_gateway_carries_each_steps_split_and_a_no_go_takes_the_canary_off_i
     ]
     judged = []
     for start, end, weight in rollout:
-        counted = [s for s in _settled(samples, start, end) if s.version in ("v1", "v2")]
         if weight not in STEPS:
             continue
+        counted = [s for s in _settled(samples, start, end) if s.version in ("v1", "v2")]
         canary = sum(s.version == "v2" for s in counted)
         low, high = binomial_interval(len(counted), weight / 100)
         judged.append((weight, canary, len(counted), low, high))
