@@ -7,8 +7,13 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # the demo modules are imported when a demo runs, not for every command
+    from fragrance_dev.demo.client import Client
+    from fragrance_dev.demo.scenario import Outcome
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -173,15 +178,7 @@ def demo(models: Path, out: Path, fast: bool) -> None:
     except KeyboardInterrupt:
         _say("stopped; every process it started is gone")
         sys.exit(130)
-    from fragrance_dev.demo.report import as_planned
-    from fragrance_dev.demo.scenario import PLANNED
-
-    if not as_planned(outcomes, PLANNED, client):
-        phases = {o.version: o.phase for o in outcomes}
-        raise click.ClickException(
-            f"the demo did not go as planned: {phases}, {client.counts.lost} requests lost "
-            f"(planned: {PLANNED}, none lost); see {out / 'summary.json'}"
-        )
+    _require_planned(outcomes, client, out)
 
 
 @main.command("demo-cluster")
@@ -198,8 +195,7 @@ def demo_cluster(models: Path, out: Path) -> None:
     back."""
     from fragrance_dev.cluster.layout import project_root
     from fragrance_dev.demo import on_cluster
-    from fragrance_dev.demo.report import as_planned
-    from fragrance_dev.demo.scenario import PLANNED, DemoConfig
+    from fragrance_dev.demo.scenario import DemoConfig
 
     if not (models / "creative.pt").exists():
         raise click.ClickException(f"no trained models in {models}: run `make models` first")
@@ -215,6 +211,14 @@ def demo_cluster(models: Path, out: Path) -> None:
     except KeyboardInterrupt:
         _say("stopped; the demo's namespace stays for inspection (the cluster keeps running)")
         sys.exit(130)
+    _require_planned(outcomes, client, out)
+
+
+def _require_planned(outcomes: list[Outcome], client: Client, out: Path) -> None:
+    """Exit non-zero, saying what happened, unless the demo went as planned."""
+    from fragrance_dev.demo.report import as_planned
+    from fragrance_dev.demo.scenario import PLANNED
+
     if not as_planned(outcomes, PLANNED, client):
         phases = {o.version: o.phase for o in outcomes}
         raise click.ClickException(

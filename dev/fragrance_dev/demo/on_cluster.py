@@ -25,7 +25,6 @@ from fragrance_dev.cluster.node.runtime import TAINT
 from fragrance_dev.cluster.prometheus import PrometheusServer, pod_discovery_job
 from fragrance_dev.demo.client import Client
 from fragrance_dev.demo.scenario import (
-    PLANNED,
     POLICY,
     DemoConfig,
     Outcome,
@@ -33,6 +32,7 @@ from fragrance_dev.demo.scenario import (
     Timeline,
     follow,
     release_doc,
+    report,
 )
 from fragrance_dev.images import build_images, load_images
 
@@ -174,13 +174,6 @@ def run(
         outcomes.append(follow(cluster, "v3", timeline, say, config.budget, NAMESPACE))
         time.sleep(2)
         client.stop()
-        from fragrance_dev.demo.report import summary, summary_json, timeline_png
-
-        say(summary(outcomes, client))
-        report = summary_json(out / "summary.json", outcomes, client, PLANNED, config.budget)
-        say(f"summary: {report}")
-        picture = timeline_png(out / "timeline.png", timeline, client, outcomes, PLANNED)
-        if picture:
-            say(f"timeline: {picture}")
+        report(config, out, timeline, outcomes, client, say)
         return outcomes, client
     raise AssertionError("unreachable")

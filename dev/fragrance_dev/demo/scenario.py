@@ -268,16 +268,24 @@ def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome],
         outcomes.append(follow(cluster, "v3", timeline, say, config.budget))
         time.sleep(2)
         client.stop()
-        from fragrance_dev.demo.report import summary, summary_json, timeline_png
-
-        say(summary(outcomes, client))
-        report = summary_json(out / "summary.json", outcomes, client, PLANNED, config.budget)
-        say(f"summary: {report}")
-        picture = timeline_png(out / "timeline.png", timeline, client, outcomes, PLANNED)
-        if picture:
-            say(f"timeline: {picture}")
+        report(config, out, timeline, outcomes, client, say)
         return outcomes, client
     raise AssertionError("unreachable")
+
+
+def report(
+    config: DemoConfig, out: Path, timeline: Timeline, outcomes: list[Outcome],
+    client: Client, say: Say,
+) -> None:  # fmt: skip
+    """The summary table, summary.json and the timeline picture, both demos alike."""
+    from fragrance_dev.demo.report import summary, summary_json, timeline_png
+
+    say(summary(outcomes, client))
+    written = summary_json(out / "summary.json", outcomes, client, PLANNED, config.budget)
+    say(f"summary: {written}")
+    picture = timeline_png(out / "timeline.png", timeline, client, outcomes, PLANNED)
+    if picture:
+        say(f"timeline: {picture}")
 
 
 def _wait_serving(url: str, timeout: float) -> None:
