@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from fragrance_dev.cluster import LocalCluster
@@ -68,11 +69,20 @@ class Watcher:
         return int(weight)
 
     def until(self, what: str, condition: Any, timeout: float = 90) -> dict[str, Any]:
+        last: dict[str, Any] = {}
+
         def check() -> bool:
             self.route_weight()
-            return bool(condition(self.release().get("status", {})))
+            last.update(status=self.release().get("status", {}))
+            return bool(condition(last["status"]))
 
-        wait_for(check, what, timeout)
+        try:
+            wait_for(check, what, timeout)
+        except pytest.fail.Exception as timed_out:
+            # The condition alone says nothing of where the release stopped: say it, so a
+            # failure in CI, whose log keeps only this line, can be read.
+            said = _summary(last.get("status", {}))
+            pytest.fail(f"{timed_out}; weights {self.weights}; the release's last status: {said}")
         # Status is written before the world converges to it: wait for the traffic to follow.
         wait_for(
             lambda: self.route_weight() == self.release()["status"].get("canaryWeight", 0),
@@ -80,6 +90,19 @@ class Watcher:
             30,
         )
         return self.release()
+
+
+def _summary(status: dict[str, Any]) -> str:
+    keys = ("phase", "stableVersion", "canaryVersion", "canaryWeight", "pauseReason")
+    said: dict[str, Any] = {key: status[key] for key in keys if status.get(key) is not None}
+    gate = status.get("gate") or {}
+    said["gate"] = gate.get("decision")
+    said["failing"] = [c for c in gate.get("checks", []) if c.get("result") != "GO"]
+    said["conditions"] = [
+        f"{c['type']}={c['status']}: {c.get('message', '')}" for c in status.get("conditions", [])
+    ]
+    said["last outcome"] = (status.get("history") or [None])[-1]
+    return json.dumps(said)
 
 
 def apply(cluster: LocalCluster, namespace: str, doc: dict[str, Any]) -> None:

@@ -27,15 +27,18 @@ STEPS = [10, 30, 60, 100]
 # A watch sees the route's new weights within milliseconds; Traefik applies them after its
 # 100 ms throttle. Requests sent this soon after a change are not counted for either side.
 SETTLE = 1.0
-PER_STEP = 400  # client requests a step's share is judged on, at least
+PER_STEP = 300  # client requests a step's share is judged on, at least
 CUTOFF = 2.0  # seconds from a NO-GO's decision to the last request routed to the canary
+# On a busy machine (CI) a 10% canary sees few requests of a mode in a window, and a new
+# canary's cold cache warns: the gate may hold a step a few times before its GO. The test
+# judges the split, not that patience, so it allows more than the default 3 in a row.
+ANALYSIS = {"interval": "15s", "minRequests": 5, "inconclusiveLimit": 8}
 
 
 def _release(name: str, version: str, image: str, faulty: bool = False) -> dict[str, Any]:
     doc = release_doc(
-        name, version, steps=STEPS, stepInterval="25s", progressDeadline="10m",
-        analysis={"interval": "10s", "minRequests": 5},
-    )  # fmt: skip
+        name, version, steps=STEPS, stepInterval="30s", progressDeadline="10m", analysis=ANALYSIS
+    )
     template = serving_template(ROOT / "models")
     doc["spec"].update(
         image=image, workload={"replicas": 1, "gpusPerReplica": 0, "template": template}

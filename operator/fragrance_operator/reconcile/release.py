@@ -68,7 +68,8 @@ async def tick(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = 
         ctx, raw, spec, previous, rollout, plan, parse_action(raw_action), workloads, traffic
     )
     if seen.verdict is not None:
-        bound.info("gate", step=rollout.step, decision=seen.verdict.decision)
+        verdict = seen.verdict
+        bound.info("gate", step=rollout.step, decision=verdict.decision, why=verdict.summary)
     decision = decide(rollout, plan, previous, meta.get("generation", 0), raw_action, seen)
     version = await persist(ctx, body, raw, decision, bound)
     if version is None:
