@@ -120,6 +120,17 @@ class RayServeTraffic(KubeModel):
         max_length=63,
         description="Ray Serve application that splits traffic between stable and canary.",
     )
+    ray_service: str | None = Field(
+        default=None,
+        alias="rayService",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description=(
+            "KubeRay RayService (same namespace) whose serveConfigV2 the operator writes; "
+            "unset: the Ray cluster of the operator's FRAGRANCE_RAY_DASHBOARD_URL."
+        ),
+    )
 
 
 class TrafficSpec(KubeModel):

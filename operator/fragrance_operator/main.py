@@ -106,11 +106,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.election = asyncio.get_running_loop().create_task(memo.elector.run())
 
 
-def _ray_driver(config: OperatorSettings, kube: Kube) -> RayServeDriver | None:
-    if not config.ray_dashboard_url:
-        return None
+def _ray_driver(config: OperatorSettings, kube: Kube) -> RayServeDriver:
+    """The rayServe provider: a release's RayService, or the one Ray cluster configured."""
     return RayServeDriver(
-        ServeREST(config.ray_dashboard_url),
+        ServeREST(config.ray_dashboard_url) if config.ray_dashboard_url else None,
         models_dir=config.models_dir,
         upstream=config.serve_url,
         checkpoints=config.checkpoint_dir,

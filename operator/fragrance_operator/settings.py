@@ -60,7 +60,9 @@ class OperatorSettings(Ticks):
         description="kopf keeps the ValidatingWebhookConfiguration (false: the chart does).",
     )
     ray_dashboard_url: str | None = Field(
-        default=None, description="Serve REST API of the rayServe provider (unset: provider off)."
+        default=None,
+        description="Serve REST API of a Ray outside Kubernetes, for rayServe releases that "
+        "name no rayService (unset: those releases wait).",
     )
     serve_url: str = Field(
         default="http://127.0.0.1:8000", description="Serve's HTTP proxy, the router's upstream."

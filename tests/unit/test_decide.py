@@ -10,6 +10,7 @@ from fragrance_operator.canary.autoscale import Sizing
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.gate import Verdict
 from fragrance_operator.canary.machine import Gate, Rollout
+from fragrance_operator.canary.serving import Serving
 from fragrance_operator.reconcile.decide import Observed, decide
 from tests.unit.canary_scenarios import PLAN, STABLE, started
 
@@ -78,3 +79,22 @@ def test_the_scale_up_floor_is_announced_once() -> None:
         _seen(capacity=low),
     )  # fmt: skip
     assert again.notices == ()
+
+
+def test_a_ray_service_that_cannot_take_a_canary_is_a_condition_and_a_warning_once() -> None:
+    r = started()
+    down = Serving(False, "RayServiceUpgrading", "KubeRay is moving RayService brief to rc-2")
+    d = decide(r, PLAN, _status(r), 1, None, _seen(serving=down, canary_ready=False))
+    assert d.status is not None
+    ready = next(c for c in d.status["conditions"] if c["type"] == "ServingReady")
+    assert (ready["status"], ready["reason"]) == ("False", "RayServiceUpgrading")
+    assert [(n.reason, n.warning) for n in d.notices] == [("RayServiceUpgrading", True)]
+    # Said once: the next tick with the same reason writes nothing and posts nothing.
+    after = FragranceReleaseStatus.model_validate(d.status)
+    again = decide(d.rollout, PLAN, after, 1, None, _seen(serving=down, canary_ready=False))
+    assert (again.status, again.notices) == (None, ())
+    # Back to Ready: written and said.
+    up = Serving(True, "RayServiceReady", "RayService brief is Ready")
+    back = decide(d.rollout, PLAN, after, 1, None, _seen(serving=up))
+    assert back.status is not None
+    assert [(n.reason, n.warning) for n in back.notices] == [("RayServiceReady", False)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from . import components, gateway, kubeconfig, probes, processes, thirdparty, toolchain
+from . import components, gateway, kubeconfig, kuberay, probes, processes, thirdparty, toolchain
 from .layout import Layout
 from .node import runtime
 from .node.config import NODE_IP, NodePaths
@@ -280,6 +280,11 @@ class LocalCluster:
                 tools["traefik"], layout.state, layout.kubeconfig, ports,
                 self._launch, self._poll, self.kubectl,
             )  # fmt: skip
+            # RayServices on the node's pods (only the real node runs Ray).
+            self.progress(f"[{time.monotonic() - started:4.1f}s] starting KubeRay's operator")
+            kuberay.start(
+                tools["kuberay-operator"], layout.kubeconfig, ports, self._launch, self._poll
+            )
         return ClusterInfo(
             server=server,
             kubeconfig=str(layout.kubeconfig),
@@ -321,5 +326,5 @@ class LocalCluster:
 
 _START_ORDER = [
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-    "containerd", "kubelet", "kube-proxy", "coredns", "traefik",
+    "containerd", "kubelet", "kube-proxy", "coredns", "traefik", "kuberay-operator",
 ]  # fmt: skip

@@ -25,6 +25,7 @@ PORT_NAMES = (
     # the real node's
     "kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics",
     "coredns-health", "coredns-ready", "gateway", "gateway-ping",
+    "kuberay-metrics", "kuberay-health",
 )  # fmt: skip
 
 

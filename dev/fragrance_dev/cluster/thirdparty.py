@@ -36,8 +36,11 @@ SOURCES = (
     ),
     CRDSource(
         "github.com/ray-project/kuberay/ray-operator",
-        "v1.4.2",
-        ("config/crd/bases/ray.io_rayclusters.yaml", "config/crd/bases/ray.io_rayservices.yaml"),
+        "v1.5.0",  # the version hack/tools/kuberay builds; its operator watches all three
+        tuple(
+            f"config/crd/bases/ray.io_{plural}.yaml"
+            for plural in ("rayclusters", "rayjobs", "rayservices")
+        ),
     ),
     CRDSource(
         "github.com/prometheus-operator/prometheus-operator",

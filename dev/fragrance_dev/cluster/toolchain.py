@@ -120,6 +120,8 @@ def tools(layout: Layout) -> list[Tool]:
             "github.com/traefik/traefik/v3/cmd/traefik",
             (f"-X github.com/traefik/traefik/v3/pkg/version.Version={traefik_version}",),
         ),
+        # RayService and RayCluster, for the rayServe provider's releases on the real node.
+        Tool("kuberay-operator", "kuberay", "github.com/ray-project/kuberay/ray-operator"),
         Tool("pause", "images", "./pause"),
         Tool("echo", "images", "./echo"),
     ]

@@ -20,6 +20,7 @@ from fragrance_api.release_status import HISTORY_LIMIT, FragranceReleaseStatus
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.gate import Verdict
 from fragrance_operator.canary.machine import Finished, PauseReason, Plan, Rollout
+from fragrance_operator.canary.serving import Serving
 
 
 def timestamp(seconds: float) -> str:
@@ -160,6 +161,7 @@ def status_body(
     verdict: Verdict | None = None,
     finished: Finished | None = None,
     capacity: Capacity | None = None,
+    serving: Serving | None = None,
 ) -> dict[str, Any]:
     """The whole status to write (a merge patch that sets every field the operator owns)."""
     body: dict[str, Any] = {
@@ -188,6 +190,10 @@ def status_body(
         *conditions(r, generation, now, previous_conditions),
         scale_up_condition(capacity, generation, now, previous_conditions),
     ]
+    if serving is not None:
+        old = {c.get("type", ""): c for c in previous_conditions}
+        values = (serving.ready, serving.reason, serving.message)
+        body["conditions"].append(condition("ServingReady", *values, generation, now, old))
     if verdict is not None:
         body["gate"] = {
             "decision": verdict.decision,

@@ -18,6 +18,7 @@ from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.builders import objects, pods
 from fragrance_operator.canary.capacity import Capacity, allowed_replicas
 from fragrance_operator.canary.machine import Rollout
+from fragrance_operator.canary.serving import Serving
 
 RESYNC_SECONDS = 60.0
 #: (namespace, deployment name) -> the Deployment as last seen by a watch, or None.
@@ -96,6 +97,9 @@ class DeploymentDriver:
     def replicas(self, release: dict[str, Any], track: objects.Track) -> int | None:
         """Replicas the track's Deployment asks for now (None: it does not exist)."""
         return _replicas(self._get(release, track))
+
+    def serving(self, release: dict[str, Any]) -> Serving | None:
+        return None  # the release's own Deployments: their readiness is the tracks'
 
     def _apply_track(
         self,

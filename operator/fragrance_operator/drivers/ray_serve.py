@@ -3,17 +3,19 @@
 A release's two versions are Serve applications of the serving app in one Ray cluster, in
 two slots; ``traffic.rayServe.routerApplication`` sends ``weight`` percent to the canary's.
 Which applications to write is decided by :mod:`fragrance_operator.builders.serve_plan` (pure);
-this module reads and writes them through the Serve REST API (the shape a KubeRay
-``serveConfigV2`` carries in a cluster). A PUT replaces every application on the cluster,
-so each write reads the deployed set and replaces this release's entries, under a lock
-shared by all releases of this operator.
+this module reads and writes them where the Ray cluster takes them: the ``serveConfigV2`` of
+the KubeRay RayService that ``traffic.rayServe.rayService`` names, or else the Serve REST
+API of the one Ray cluster the operator was given (a Ray outside Kubernetes). Either write
+replaces every application, so each reads the deployed set and replaces this release's
+entries, under a lock shared by all releases of this operator.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -21,21 +23,48 @@ from fragrance_api import serve_app
 from fragrance_api.crd import API_VERSION
 from fragrance_api.policy import TuningPolicySpec
 from fragrance_api.release import FragranceReleaseSpec
+from fragrance_operator.adapters import ray_service
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.ray_serve import ServeError, ServeProxy, ServeREST
+from fragrance_operator.adapters.ray_service import RayServiceApps
 from fragrance_operator.builders import serve_plan
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.machine import Rollout
+from fragrance_operator.canary.serving import Serving
 
 _LOCK = threading.Lock()
 #: A brief request's deadline in the serving app (AppArgs.timeoutSeconds), and a margin.
 DRAIN_SECONDS = 35.0
+#: The router's upstream inside a RayService: the Serve proxy of the node it runs on.
+IN_CLUSTER_UPSTREAM = f"http://127.0.0.1:{ray_service.SERVE_PORT}"
+NO_RAY = (
+    "the rayServe provider needs traffic.rayServe.rayService (a KubeRay RayService) or the "
+    "operator's FRAGRANCE_RAY_DASHBOARD_URL (the Serve REST API of a Ray outside Kubernetes)"
+)
+
+
+class Apps(Protocol):
+    def applications(self) -> dict[str, Any]: ...
+
+    def deploy(self, config: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one release's applications live: how to read and write them, where its router
+    answers for the routes it uses (None: not known yet), and the router's upstream as the
+    Ray cluster sees it."""
+
+    apps: Apps
+    proxy: ServeProxy | None
+    upstream: str
+    service: RayServiceApps | None = None
 
 
 class RayServeDriver:
     def __init__(
         self,
-        rest: ServeREST,
+        rest: ServeREST | None,
         models_dir: str,
         upstream: str,
         checkpoints: str = "checkpoints",
@@ -44,9 +73,38 @@ class RayServeDriver:
         self.rest, self.models_dir, self.upstream = rest, models_dir, upstream
         self.checkpoints, self.kube = checkpoints, kube
         self._rerouted: set[str] = set()  # routers written this tick, not yet in effect
-        self.proxy = ServeProxy(upstream)
+        self._proxies: dict[str, ServeProxy] = {}
         # router -> (its routes, in effect since)
         self._effective: dict[str, tuple[dict[str, Any], float]] = {}
+
+    def configured(self, spec: FragranceReleaseSpec) -> bool:
+        ray = spec.traffic.ray_serve
+        return self.rest is not None or (ray is not None and ray.ray_service is not None)
+
+    def _proxy(self, url: str) -> ServeProxy:
+        if url not in self._proxies:
+            self._proxies[url] = ServeProxy(url)
+        return self._proxies[url]
+
+    def _target(self, release: dict[str, Any]) -> Target:
+        """The release's Ray cluster (read from the object: ``ready`` has no spec)."""
+        traffic = (release.get("spec") or {}).get("traffic") or {}
+        name = (traffic.get("rayServe") or {}).get("rayService")
+        if name and self.kube is not None:
+            service = RayServiceApps(self.kube, release["metadata"]["namespace"], name)
+            head = ray_service.head_url(service.get())
+            proxy = self._proxy(head) if head else None
+            return Target(service, proxy, IN_CLUSTER_UPSTREAM, service)
+        if self.rest is None:
+            raise RuntimeError(NO_RAY)
+        return Target(self.rest, self._proxy(self.upstream), self.upstream)
+
+    def serving(self, release: dict[str, Any]) -> Serving | None:
+        """The RayService's readiness (None: a Ray outside Kubernetes, nothing to say)."""
+        target = self._target(release)
+        if target.service is None:
+            return None
+        return ray_service.health(target.service.get(), target.service.name)
 
     def _policy(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> dict[str, Any]:
         """The referenced TuningPolicy's spec (defaults when absent or invalid)."""
@@ -62,13 +120,10 @@ class RayServeDriver:
             return {}
 
     # --- reading ---------------------------------------------------------------------
-    def _deployed(self) -> dict[str, dict[str, Any]]:
-        return _configs(self.rest.applications())
-
     def ready(self, release: dict[str, Any], track: str, image: str | None) -> bool:
         if image is None:
             return False
-        statuses = self.rest.applications()
+        statuses = self._target(release).apps.applications()
         deployed = _configs(statuses)
         slot = serve_plan.roles(release["metadata"]["name"], deployed.get(self._router(release)))
         name = slot.stable if track == "stable" else slot.canary
@@ -85,12 +140,13 @@ class RayServeDriver:
     def set_weight(self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int) -> bool:
         """Only the router's weight; the applications follow in :meth:`converge`."""
         name, router = release["metadata"]["name"], self._router(release)
+        target = self._target(release)
         with _LOCK:
-            deployed = self._deployed()
-            apps = serve_plan.weighted(deployed, name, router, spec.image, weight, self.upstream)
+            deployed = _configs(target.apps.applications())
+            apps = serve_plan.weighted(deployed, name, router, spec.image, weight, target.upstream)
             if deployed.get(router) and serve_plan.same(deployed[router], apps[router]):
                 return False
-            self._put(list(apps.values()))
+            self._put(target, list(apps.values()))
             # Serve may still report the router RUNNING before it takes the new routes.
             self._rerouted.add(router)
             return True
@@ -112,24 +168,26 @@ class RayServeDriver:
             return serve_app.application(app_name, f"/{app_name}", args, policy, faults, track)
 
         router = self._router(release)
+        target = self._target(release)
         with _LOCK:
-            statuses = self.rest.applications()
+            statuses = target.apps.applications()
             deployed = _configs(statuses)
             running = {n for n, a in statuses.items() if a.get("status") == "RUNNING"}
+            answered = target.proxy.router_state(router) if target.proxy else None
             settled = self._drained(
                 router,
                 router not in self._rerouted
                 and router in running
-                and serve_plan.in_effect(self.proxy.router_state(router), deployed.get(router)),
+                and serve_plan.in_effect(answered, deployed.get(router)),
                 deployed.get(router),
             )
             apps = serve_plan.plan(
-                deployed, name, router, r, spec.image, build, policy, self.upstream,
+                deployed, name, router, r, spec.image, build, policy, target.upstream,
                 running, settled,
             )  # fmt: skip
             self._rerouted.discard(router)
             if serve_plan.changed(deployed, apps):
-                self._put(list(apps.values()))
+                self._put(target, list(apps.values()))
 
     def _drained(self, router: str, in_effect: bool, config: dict[str, Any] | None) -> bool:
         """The router's routes in effect for longer than a request may take: a request sent
@@ -151,10 +209,13 @@ class RayServeDriver:
         configured = (traffic.get("rayServe") or {}).get("routerApplication")
         return str(configured or f"{release['metadata']['name']}-router")
 
-    def _put(self, apps: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def _put(target: Target, apps: list[dict[str, Any]]) -> None:
+        # Serve's proxies listen where the upstream says; in a RayService, on every address.
+        host, _, port = target.upstream.removeprefix("http://").partition(":")
+        host = "0.0.0.0" if target.service is not None else host
         try:
-            host, _, port = self.upstream.removeprefix("http://").partition(":")
-            self.rest.deploy(serve_app.deploy_config(apps, host, int(port or 8000)))
+            target.apps.deploy(serve_app.deploy_config(apps, host, int(port or 8000)))
         except ServeError as error:
             raise RuntimeError(f"Serve refused the release's applications: {error}") from error
 

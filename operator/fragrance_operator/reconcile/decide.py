@@ -20,6 +20,7 @@ from fragrance_operator.canary.machine import (
     Rollout,
     advance,
 )
+from fragrance_operator.canary.serving import Serving
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Observed:
     verdict: Verdict | None = None  # the gate's, when a step was due
     gate: Gate | None = None
     decided_at: float = 0.0  # perf_counter when the gate decided (the weight-change timer)
+    serving: Serving | None = None  # the platform's readiness, where it has one (RayService)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ def decide(
     new = transition.rollout
     blocked_before, reason_before = _condition(previous, "ScaleUpBlocked")
     reason_now = capacity.reason if capacity else "NoScaleUpPending"
+    _, serving_reason = _condition(previous, "ServingReady")
+    serving = seen.serving
     changed = (
         new != rollout
         or seen.verdict is not None
@@ -84,6 +88,7 @@ def decide(
         or previous.observed_generation != generation
         or (reason_before or "NoScaleUpPending") != reason_now
         or sizing.body is not None
+        or (serving is not None and serving.reason != serving_reason)
     )
     clear = raw_action is not None and (transition.action_consumed or action is None)
     notices: list[Event] = []
@@ -99,12 +104,15 @@ def decide(
         verdict=seen.verdict,
         finished=transition.finished,
         capacity=capacity,
+        serving=serving,
     )
     if sizing.body is not None:
         status["autoscaling"] = sizing.body or None
     events = list(transition.events)
     if sizing.step is not None and sizing.step.scaled:
         events.append(Event(sizing.step.reason, sizing.step.message))
+    if serving is not None and serving.reason != serving_reason:
+        notices.append(Event(serving.reason, serving.message, warning=not serving.ready))
     if capacity is not None and (blocked_before == "True") != blocked_now:
         reason = "ScaleUpBlocked" if blocked_now else "ScaleUpAllowed"
         notices.insert(0, Event(reason, capacity.message, warning=blocked_now))

@@ -42,6 +42,9 @@ async def observe(
         asyncio.to_thread(workloads.ready, raw, "canary", rollout.canary_image),
         asyncio.to_thread(workloads.ready, raw, "stable", rollout.stable_image),
     )
+    serving = await asyncio.to_thread(workloads.serving, raw)
+    if serving is not None and not serving.ready:
+        canary_ready = False  # the platform cannot take a canary now: hold it where it is
     current = await asyncio.to_thread(workloads.replicas, raw, "stable")
     sizing = await size(
         ctx.kube, ctx.prometheus, raw, spec, previous, current, ctx.autoscale_due, began
@@ -66,6 +69,7 @@ async def observe(
         verdict,
         gate,
         time.perf_counter(),
+        serving,
     )
 
 

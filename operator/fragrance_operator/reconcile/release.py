@@ -22,6 +22,7 @@ from fragrance_operator.adapters import metrics
 from fragrance_operator.canary import status as codec
 from fragrance_operator.canary.machine import quiet_until, weight_set
 from fragrance_operator.drivers.deployments import DeploymentDriver, DeploymentLookup
+from fragrance_operator.drivers.ray_serve import NO_RAY
 from fragrance_operator.drivers.traffic import TrafficWriter
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.converge import converge
@@ -31,7 +32,6 @@ from fragrance_operator.reconcile.persist import persist
 
 # A release at rest is converged (drift repaired) at least this often.
 QUIET_RESYNC = 10.0
-NO_RAY = "the rayServe provider needs FRAGRANCE_RAY_DASHBOARD_URL (the Serve REST API)"
 log = structlog.get_logger("fragrance.release")
 
 
@@ -114,5 +114,5 @@ def _drivers(
 ) -> tuple[Workloads, Traffic] | None:
     """The release's workload driver and traffic provider; None: rayServe is not configured."""
     if spec.traffic.provider == "rayServe":
-        return None if ctx.ray is None else (ctx.ray, ctx.ray)
+        return (ctx.ray, ctx.ray) if ctx.ray is not None and ctx.ray.configured(spec) else None
     return DeploymentDriver(ctx.kube, ctx.written, lookup), TrafficWriter(ctx.kube, ctx.written)
