@@ -55,6 +55,12 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 COPY --from=wheels /wheels /tmp/wheels
 RUN pip install --no-cache-dir --no-index --find-links=/tmp/wheels "fragrance-serving==0.1.0" \
  && rm -rf /tmp/wheels
+# KubeRay probes a Ray pod with `bash -c 'wget ... | grep success'`: as a RayService's head
+# or worker this image needs wget. Unpinned: the version is the BASE's Debian release's.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends wget \
+ && rm -rf /var/lib/apt/lists/*
 # The operator mounts the app's config, the live TuningPolicy and the weights (/models).
 ENV FRAGRANCE_POLICY_FILE=/etc/fragrance/policy/policy.json
 USER 10001:10001

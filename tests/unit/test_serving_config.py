@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import ray
 import yaml
 
 from fragrance_api.policy import TuningPolicySpec
@@ -24,14 +25,16 @@ def test_local_config_is_valid() -> None:
     TuningPolicySpec.model_validate(config["policy"])
 
 
-def test_rayservice_example_carries_valid_args_and_policy() -> None:
+def test_the_rayservice_sample_leaves_serve_config_to_the_operator_and_names_our_ray() -> None:
     service = yaml.safe_load((SERVING / "rayservice.yaml").read_text())
-    serve_config = yaml.safe_load(service["spec"]["serveConfigV2"])
-    (app,) = serve_config["applications"]
-    assert app["import_path"] == "fragrance_serving.app:app"
-    AppArgs.model_validate(app["args"])
-    (ingress,) = [d for d in app["deployments"] if d["name"] == "BriefAPI"]
-    TuningPolicySpec.model_validate(ingress["user_config"]["policy"])
+    assert "serveConfigV2" not in service["spec"], "the operator owns serveConfigV2"
+    assert service["spec"]["rayClusterConfig"]["rayVersion"] == ray.__version__
+    groups = [service["spec"]["rayClusterConfig"]["headGroupSpec"]]
+    groups += service["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    for group in groups:
+        (container,) = group["template"]["spec"]["containers"]
+        assert "/models" in [m["mountPath"] for m in container["volumeMounts"]]
+        assert {"name": "serve", "containerPort": 8000} in container["ports"]
 
 
 def test_live_settings_stay_out_of_the_args() -> None:
