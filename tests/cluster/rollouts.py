@@ -173,7 +173,11 @@ def deployment_replicas(cluster: LocalCluster, namespace: str, name: str) -> int
 
 @contextmanager
 def operator_process(
-    cluster: LocalCluster, prometheus_url: str, log: Path, lease_namespace: str
+    cluster: LocalCluster,
+    prometheus_url: str,
+    log: Path,
+    lease_namespace: str,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
@@ -183,6 +187,7 @@ def operator_process(
         "FRAGRANCE_LEASE_NAMESPACE": lease_namespace,
         "FRAGRANCE_LEASE_SECONDS": "4",
         "FRAGRANCE_METRICS_PORT": "0",
+        **(settings or {}),
     }
     with log.open("ab") as out:
         process = subprocess.Popen(

@@ -136,3 +136,44 @@ class PrometheusServer:
     def stop(self) -> None:
         terminate(self.process, timeout=10)
         self.log.close()
+
+
+def ray_serve_jobs(
+    kubeconfig: Path, namespace: str, applications: list[str], port: int = 8000
+) -> list[dict[str, Any]]:
+    """The Ray pods of a namespace's RayServices, discovered through the apiserver: one job
+    per Serve application, scraped at ``/<application>/metrics`` on each head's Serve proxy
+    (the serving app renders its own series there, labelled with its release and track)."""
+    discovery = {
+        "role": "pod",
+        "kubeconfig_file": str(kubeconfig),
+        "namespaces": {"names": [namespace]},
+    }
+    return [
+        {
+            "job_name": f"ray-serve-{application}",
+            "honor_labels": True,
+            "metrics_path": f"/{application}/metrics",
+            "kubernetes_sd_configs": [discovery],
+            "relabel_configs": [
+                {
+                    "source_labels": ["__meta_kubernetes_pod_label_ray_io_node_type"],
+                    "action": "keep",
+                    "regex": "head",
+                },
+                {
+                    "source_labels": ["__meta_kubernetes_pod_phase"],
+                    "action": "keep",
+                    "regex": "Running",
+                },
+                {
+                    "source_labels": ["__meta_kubernetes_pod_ip"],
+                    "replacement": f"$1:{port}",
+                    "target_label": "__address__",
+                },
+                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+            ],
+        }
+        for application in applications
+    ]
