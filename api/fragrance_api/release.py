@@ -77,6 +77,13 @@ class ModelSpec(KubeModel):
         le=1024,
         description="GPU memory the model needs, in GiB; used for capacity decisions.",
     )
+    gpus: float = Field(
+        default=0,
+        ge=0,
+        le=8,
+        description="GPUs (a fraction shares one) each Ray Serve replica of this model "
+        "takes: its ray_actor_options.num_gpus, for the rayServe provider.",
+    )
     faults: FaultInjection | None = Field(
         default=None, description="Fault injection for rehearsals; unset in production."
     )

@@ -85,6 +85,7 @@ def release_args(
         "models": [
             {"name": m.name, "mode": m.mode, "backend": m.backend}
             | ({"endpoint": m.endpoint} if m.endpoint else {})
+            | ({"numGpus": m.gpus} if m.gpus else {})
             for m in spec.models
         ],
     }

@@ -11,7 +11,7 @@ from fragrance_api.modes import Mode
 
 
 class ModelEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1, max_length=63)
     mode: Mode
@@ -21,6 +21,7 @@ class ModelEntry(BaseModel):
     model: str | None = None
     temperature: float | None = Field(default=None, gt=0, le=5)
     faults: dict[str, float] = Field(default_factory=dict)
+    num_gpus: float = Field(default=0, ge=0, le=8, alias="numGpus")
 
 
 class LearnerArgs(BaseModel):

@@ -279,9 +279,11 @@ def app(args: dict[str, Any]) -> Application:
             m.mode,
             cast(Any, ModelServer)
             .options(
-                name=f"model-{m.name}", ray_actor_options=cpus, user_config={"faults": m.faults}
+                name=f"model-{m.name}",
+                ray_actor_options={**cpus, "num_gpus": m.num_gpus},
+                user_config={"faults": m.faults},
             )
-            .bind(m.model_dump(exclude_none=True), parsed.models_dir),
+            .bind(m.model_dump(exclude_none=True, exclude={"num_gpus"}), parsed.models_dir),
         )
         for m in parsed.models
     }

@@ -9,12 +9,13 @@ import ray
 import yaml
 
 from fragrance_api.policy import TuningPolicySpec
-from fragrance_api.serve_app import application
+from fragrance_api.serve_app import application, release_args
 from fragrance_api.serving_args import AppArgs
+from fragrance_serving.app import app
 from fragrance_serving.backends import Faults
 from fragrance_serving.brief import Brief
 from fragrance_serving.models import corpus
-from tests.helpers import ROOT
+from tests.helpers import ROOT, rayserve_spec
 
 SERVING = ROOT / "deploy" / "serving"
 
@@ -131,3 +132,16 @@ def test_a_per_model_breaker_override_replaces_only_what_it_sets() -> None:
     qwen, llama = settings.breaker_for("qwen"), settings.breaker_for("llama")
     assert (qwen.failure_threshold, qwen.timeout_seconds) == (0.4, 30)
     assert (llama.failure_threshold, llama.timeout_seconds) == (0.5, 30)
+
+
+def test_a_models_gpus_reach_its_replicas_ray_actor_options() -> None:
+    spec = rayserve_spec("v1", "router")
+    spec.models[0].gpus = 0.5
+    args = release_args("r", "r-a", spec, "/models", "checkpoints")
+    assert [m.num_gpus for m in AppArgs.model_validate(args).models] == [0.5, 0, 0]
+    models = app(args)._bound_deployment.init_args[2]
+    placed = {
+        name: bound._bound_deployment.ray_actor_options for name, (_, bound) in models.items()
+    }
+    assert placed["llama"]["num_gpus"] == 0.5
+    assert placed["qwen"]["num_gpus"] == 0
