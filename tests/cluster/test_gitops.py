@@ -49,3 +49,14 @@ def test_flux_and_argocd_objects_point_at_the_chart_and_the_overlay() -> None:
     assert kinds == {"FragranceRelease", "TuningPolicy"}
     app = yaml.safe_load((DEPLOY / "argocd" / "application.yaml").read_text())
     assert (ROOT / app["spec"]["source"]["path"]).is_dir()
+
+
+def test_argocd_leaves_the_ray_services_serve_config_to_the_operator() -> None:
+    app = yaml.safe_load((DEPLOY / "argocd" / "serving-application.yaml").read_text())
+    source = app["spec"]["source"]
+    assert (ROOT / source["path"] / source["directory"]["include"]).is_file()
+    (ignored,) = app["spec"]["ignoreDifferences"]
+    assert (ignored["group"], ignored["kind"]) == ("ray.io", "RayService")
+    assert ignored["managedFieldsManagers"] == ["fragrance-operator"]
+    assert ignored["jsonPointers"] == ["/spec/serveConfigV2"]
+    assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]
