@@ -179,13 +179,36 @@ def test_low_cache_hit_rate_is_a_warning(
     assert _check(result, "cacheHitRate/fast").result == "WARNING"
 
 
-def test_open_breaker_unhealthy_model_and_loss_runaway_are_nogo(
+def test_open_breaker_and_unhealthy_model_are_nogo(
     prom: Prometheus, serving_exporter: ServingExporter, release_name: str
 ) -> None:
     serving_exporter.set(release_name, breaker_open=True, healthy=False)
     result = _until(prom, release_name, _spec(), "NO-GO")
     assert _check(result, "circuitBreakers").result == "NO-GO"
     assert _check(result, "llmHealth").result == "NO-GO"
+
+
+def test_a_steady_loss_passes_and_a_sustained_runaway_is_nogo(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, loss=-0.2)  # PPO's loss may be negative: a magnitude
+    steady = _until(prom, release_name, _spec(), "GO")
+    assert _check(steady, "rlLossRunaway").value == pytest.approx(1.0, abs=0.05)
+    # A runaway is judged against the loss's own history: let the long window (10 analysis
+    # intervals, 50 s) hold 20 s of it first.
+    history = f'count_over_time(ppo_loss{{release="{release_name}"}}[20s])'
+
+    def counted() -> float:
+        samples = prom.query(history).samples
+        return samples[0][1] if samples else 0.0
+
+    wait_for(lambda: counted() >= 15, "20 s of the loss's history", 60)
+    serving_exporter.set(release_name, loss=-1.5)
+    result = _until(prom, release_name, _spec(), "NO-GO")
+    check = _check(result, "rlLossRunaway")
+    assert check.result == "NO-GO"
+    assert check.value is not None
+    assert check.value > 2.0
 
 
 def test_low_vram_headroom_is_nogo(

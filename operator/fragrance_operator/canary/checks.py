@@ -132,7 +132,11 @@ def gate_plan(
         ),
         Check(
             "rlLossRunaway",
-            f"max(ppo_loss{sel}) / avg(avg_over_time(ppo_loss{sel}[{long_window}]))",
+            # The window's mean loss against the long window's, both as magnitudes: PPO's
+            # loss (policy + value - entropy) is noisy and may sit near zero or below it. One
+            # iteration's value over the mean rolled a healthy v2 back at 2.2 in a test run.
+            f"max(abs(avg_over_time(ppo_loss{sel}[{window}]))) / "
+            f"clamp_min(avg(abs(avg_over_time(ppo_loss{sel}[{long_window}]))), 1e-6)",
             "NO-GO",
             max=limit("rlLossRunaway", limits.rl_loss_runaway),
             nan_is_failure=True,
