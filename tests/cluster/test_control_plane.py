@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from fragrance_dev.cluster import Layout, LocalCluster, gateway
+from fragrance_dev.cluster import Layout, LocalCluster, gateway, kuberay
 from fragrance_dev.cluster.node.config import NODE_NAME
 from fragrance_dev.cluster.processes import recorded
 from tests.helpers import ROOT, wait_for
@@ -163,6 +163,13 @@ def test_the_gateway_is_accepted_and_programmed_by_traefik(cluster: LocalCluster
     info = cluster.running()
     assert info is not None
     assert gateway.pinged(info.ports["gateway-ping"])
+
+
+def test_kuberays_operator_runs_with_the_cluster(cluster: LocalCluster) -> None:
+    info = cluster.running()
+    assert info is not None
+    assert kuberay.healthy(info.ports["kuberay-health"])
+    cluster.kubectl("wait", "--for=condition=Established", "crd/rayjobs.ray.io", "--timeout=10s")
 
 
 def test_helm_installs_a_chart(cluster: LocalCluster, namespace: str) -> None:
