@@ -51,7 +51,9 @@ def test_a_release_rolls_out_inside_one_ray_service_through_kuberay(
     tmp_path: Path,
 ) -> None:
     service = "brief-api"
-    apply(cluster, namespace, local_ray_service(service, images["serving"].image, ROOT / "models"))
+    mine = local_ray_service(service, images["serving"].image, ROOT / "models")
+    # As Argo CD syncs it (server-side apply under its field manager).
+    _sync(cluster, namespace, mine, "argocd-controller")
     # The head starts from the serving image (KubeRay's probes need its wget). A worker is
     # Ready only once Serve's proxy runs on it, after the first applications are written.
     wait_for(lambda: len(ray_clusters(cluster, namespace)) == 1, "KubeRay's RayCluster", 60)
@@ -72,16 +74,18 @@ def test_a_release_rolls_out_inside_one_ray_service_through_kuberay(
     )  # fmt: skip
     watcher = Watcher(cluster, namespace, release_name)
     clusters_seen: set[int] = set()
-    gates: list[str] = []
+    gates: dict[str, str] = {}  # evaluatedAt -> "version:decision"
 
     def outcome(version: str, phase: str) -> Any:
         def reached(status: dict[str, Any]) -> bool:
             clusters_seen.add(len(ray_clusters(cluster, namespace)))
-            gate = (status.get("gate") or {}).get("decision")
-            if gate and status.get("canaryVersion") == version:
-                gates.append(f"{version}:{gate}")
+            gate = status.get("gate") or {}
+            if gate.get("decision") and status.get("canaryVersion") == version:
+                gates[gate["evaluatedAt"]] = f"{version}:{gate['decision']}"
             history = status.get("history") or [{}]
-            return status.get("phase") == phase and history[-1].get("version") == version
+            about = status.get("stableVersion") if phase == "Succeeded" else None
+            about = about or history[-1].get("version")
+            return status.get("phase") == phase and about == version
 
         return reached
 
@@ -108,25 +112,22 @@ def test_a_release_rolls_out_inside_one_ray_service_through_kuberay(
             apply(cluster, namespace, _release(release_name, service, "v3", faulty=True))
             watcher.until("faulty v3 rolled back", outcome("v3", "RolledBack"), 600)
 
-            # A GitOps sync of the sample (no serveConfigV2) under Argo CD's and Flux's field
-            # managers leaves the operator's field alone.
+            # Syncs of the sample (no serveConfigV2) by Argo CD and by Flux (which forces its
+            # fields) leave the operator's field alone.
             before = _serve_config(cluster, namespace, service)
-            mine = local_ray_service(service, images["serving"].image, ROOT / "models")
-            for manager in ("argocd-controller", "kustomize-controller"):
-                cluster.kubectl(
-                    "apply", "--server-side", f"--field-manager={manager}", "-n", namespace,
-                    "-f", "-", input=yaml.safe_dump(mine),
-                )  # fmt: skip
+            _sync(cluster, namespace, mine, "argocd-controller")
+            _sync(cluster, namespace, mine, "kustomize-controller", "--force-conflicts")
             assert _serve_config(cluster, namespace, service) == before
     finally:
         if client is not None:
             client.stop()
         prometheus.stop()
 
-    print(f"gates: {gates}; RayClusters seen at once: {sorted(clusters_seen)}")
+    decisions = [gates[at] for at in sorted(gates)]
+    print(f"gates: {decisions}; RayClusters seen at once: {sorted(clusters_seen)}")
     assert clusters_seen == {1}, "the canary never needs a second RayCluster"
-    assert "v2:GO" in gates
-    assert "v3:NO-GO" in gates
+    assert "v2:GO" in decisions
+    assert decisions[-1] == "v3:NO-GO"
     managers = owners(cluster, namespace, service)
     print(f"managed fields of spec: {managers}")
     assert managers["fragrance-operator"] == ["f:serveConfigV2"]
@@ -143,3 +144,12 @@ def test_a_release_rolls_out_inside_one_ray_service_through_kuberay(
 def _serve_config(cluster: LocalCluster, namespace: str, name: str) -> dict[str, Any]:
     got = cluster.kubectl("get", "rayservice", name, "-n", namespace, "-o", "json")
     return adapter.parse(json.loads(got.stdout)["spec"].get("serveConfigV2"))
+
+
+def _sync(
+    cluster: LocalCluster, namespace: str, doc: dict[str, Any], manager: str, *flags: str
+) -> None:
+    cluster.kubectl(
+        "apply", "--server-side", f"--field-manager={manager}", *flags, "-n", namespace,
+        "-f", "-", input=yaml.safe_dump(doc),
+    )  # fmt: skip
