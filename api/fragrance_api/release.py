@@ -96,6 +96,14 @@ class WorkloadSpec(KubeModel):
     gpus_per_replica: int = Field(
         default=1, ge=0, le=16, description="nvidia.com/gpu requested by each replica."
     )
+    learner_gpus: float = Field(
+        default=0,
+        alias="learnerGpus",
+        ge=0,
+        le=8,
+        description="GPUs (a fraction shares one) the PPO worker's replica takes: its "
+        "ray_actor_options.num_gpus, for the rayServe provider.",
+    )
     template: PodTemplate | None = Field(
         default=None,
         description="The serving pods' template for the Deployment workloads (gatewayAPI and "

@@ -81,7 +81,8 @@ def release_args(
         "version": spec.version,
         "image": spec.image,
         "modelsDir": models_dir,
-        "learner": {"checkpointDir": f"{checkpoints}/{slot}", "pauseSeconds": 1.0},
+        "learner": {"checkpointDir": f"{checkpoints}/{slot}", "pauseSeconds": 1.0}
+        | ({"numGpus": spec.workload.learner_gpus} if spec.workload.learner_gpus else {}),
         "models": [
             {"name": m.name, "mode": m.mode, "backend": m.backend}
             | ({"endpoint": m.endpoint} if m.endpoint else {})

@@ -134,12 +134,19 @@ def test_a_per_model_breaker_override_replaces_only_what_it_sets() -> None:
     assert (llama.failure_threshold, llama.timeout_seconds) == (0.5, 30)
 
 
-def test_a_models_gpus_reach_its_replicas_ray_actor_options() -> None:
+def test_the_models_and_the_ppo_workers_gpus_reach_their_ray_actor_options() -> None:
     spec = rayserve_spec("v1", "router")
     spec.models[0].gpus = 0.5
+    spec.workload.learner_gpus = 0.25
     args = release_args("r", "r-a", spec, "/models", "checkpoints")
-    assert [m.num_gpus for m in AppArgs.model_validate(args).models] == [0.5, 0, 0]
-    models = app(args)._bound_deployment.init_args[2]
+    parsed = AppArgs.model_validate(args)
+    assert [m.num_gpus for m in parsed.models] == [0.5, 0, 0]
+    assert parsed.learner is not None
+    assert parsed.learner.num_gpus == 0.25
+    built = app(args)._bound_deployment
+    learner = built.init_args[4]._bound_deployment.ray_actor_options
+    assert learner["num_gpus"] == 0.25
+    models = built.init_args[2]
     placed = {
         name: bound._bound_deployment.ray_actor_options for name, (_, bound) in models.items()
     }
