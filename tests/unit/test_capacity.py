@@ -92,3 +92,9 @@ def test_admission_warns_about_a_missing_policy_without_refusing() -> None:
         "spec.tuningPolicyRef: TuningPolicy default not found in ns; the release runs with "
         "default guards until it exists"
     ]
+
+
+def test_on_a_ray_service_dcgm_is_read_over_its_ray_pods_whichever_the_track() -> None:
+    query = headroom_query("brief", "prod", "canary", ray_service="brief-api")
+    assert 'pod=~"brief-api-.*"' in query
+    assert 'release="brief",track="canary"' in query  # the serving's own gauges first

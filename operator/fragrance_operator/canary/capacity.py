@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fragrance_api.release import FragranceReleaseSpec
+
 
 @dataclass(frozen=True)
 class Capacity:
@@ -34,18 +36,31 @@ class Capacity:
         return "LowVRAMHeadroom" if self.blocked else "HeadroomOK"
 
 
-def headroom_query(release: str, namespace: str, track: str | None = None) -> str:
+def headroom_query(
+    release: str, namespace: str, track: str | None = None, ray_service: str | None = None
+) -> str:
     """The lowest free/total VRAM over the release's GPUs (one track's, or both): the
     serving's NVML gauges, else NVIDIA's DCGM exporter. The one reading of headroom: the
-    scale-up floor, the admission webhook, the gate's check and preflight all use it."""
+    scale-up floor, the admission webhook, the gate's check and preflight all use it.
+
+    On a KubeRay RayService both versions share the Ray pods (named after the RayService's
+    RayCluster): DCGM is read over those, whichever the track."""
     serving = f'release="{release}"' + (f',track="{track}"' if track else "")
     pods = f"{release}-{track}-.*" if track else f"{release}-(stable|canary)-.*"
+    if ray_service:
+        pods = f"{ray_service}-.*"
     dcgm = f'namespace="{namespace}",pod=~"{pods}"'
     return (
         f"min(1 - gpu_memory_used_bytes{{{serving}}} / gpu_memory_total_bytes{{{serving}}})"
         f" or min(DCGM_FI_DEV_FB_FREE{{{dcgm}}} / "
         f"(DCGM_FI_DEV_FB_FREE{{{dcgm}}} + DCGM_FI_DEV_FB_USED{{{dcgm}}}))"
     )
+
+
+def ray_service(spec: FragranceReleaseSpec) -> str | None:
+    """The KubeRay RayService the release's versions run in (None: its own Deployments)."""
+    ray = spec.traffic.ray_serve
+    return ray.ray_service if spec.traffic.provider == "rayServe" and ray else None
 
 
 def allowed_replicas(desired: int, current: int | None, capacity: Capacity | None) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fragrance_api.base import parse_duration
 from fragrance_api.modes import CACHED_MODES
 from fragrance_api.release import FragranceReleaseSpec
-from fragrance_operator.canary.capacity import headroom_query
+from fragrance_operator.canary.capacity import headroom_query, ray_service
 
 from .gate import Check, Sample
 
@@ -125,7 +125,7 @@ def gate_plan(
         Check("llmHealth", f"min(llm_health_status{sel})", "NO-GO", min=1),
         Check(
             "vramHeadroom",
-            headroom_query(release, namespace, track),
+            headroom_query(release, namespace, track, ray_service(spec)),
             "NO-GO",
             min=limit("vramHeadroom", limits.vram_headroom),
             skipped=None if spec.workload.gpus_per_replica else "the release requests no GPUs",

@@ -14,7 +14,7 @@ from fragrance_api.policy import TuningPolicySpec
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.canary.capacity import headroom_query
+from fragrance_operator.canary.capacity import headroom_query, ray_service
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _models(prom: Prometheus, release: str, spec: FragranceReleaseSpec) -> list[
 def _vram(prom: Prometheus, release: str, namespace: str, spec: FragranceReleaseSpec) -> Finding:
     if not spec.workload.gpus_per_replica:
         return Finding("vramHeadroom", True, "the release requests no GPUs")
-    answer = prom.query(headroom_query(release, namespace, "stable"))
+    answer = prom.query(headroom_query(release, namespace, "stable", ray_service(spec)))
     floor = spec.scaling.vram_headroom_min
     if not answer.samples:
         return Finding("vramHeadroom", False, f"no data ({answer.error or 'no series'})")

@@ -13,7 +13,7 @@ from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_operator.canary.admission import replicas_raised, review
-from fragrance_operator.canary.capacity import Capacity, headroom_query
+from fragrance_operator.canary.capacity import Capacity, headroom_query, ray_service
 
 
 async def handle_validate_release(
@@ -33,7 +33,9 @@ async def handle_validate_release(
         return  # the CRD's own schema answers malformed objects with the field and reason
     capacity = None
     if replicas_raised(old_spec, new_spec):
-        answer = await asyncio.to_thread(prometheus.query, headroom_query(name, namespace))
+        answer = await asyncio.to_thread(
+            prometheus.query, headroom_query(name, namespace, None, ray_service(new_spec))
+        )
         headroom = answer.samples[0][1] if answer.samples else None
         capacity = Capacity(headroom, new_spec.scaling.vram_headroom_min)
     policy = await asyncio.to_thread(

@@ -10,7 +10,7 @@ from typing import Any
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import metrics
-from fragrance_operator.canary.capacity import Capacity, headroom_query
+from fragrance_operator.canary.capacity import Capacity, headroom_query, ray_service
 from fragrance_operator.canary.machine import Action, Gate, Plan, Rollout, analysis_due
 from fragrance_operator.drivers.deployments import DeploymentDriver
 from fragrance_operator.drivers.ray_serve import RayServeDriver
@@ -96,7 +96,8 @@ async def _capacity(
         return None
     meta = raw["metadata"]
     answer = await asyncio.to_thread(
-        ctx.prometheus.query, headroom_query(meta["name"], meta["namespace"])
+        ctx.prometheus.query,
+        headroom_query(meta["name"], meta["namespace"], None, ray_service(spec)),
     )
     headroom = answer.samples[0][1] if answer.samples else None
     return Capacity(headroom, spec.scaling.vram_headroom_min)
