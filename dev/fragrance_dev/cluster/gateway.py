@@ -8,12 +8,13 @@ the HTTPRoutes' backendRef weights. A user's HTTPRoute attaches with :func:`pare
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from . import probes
 
 CONTROLLER = "traefik.io/gateway-controller"
 CLASS_NAME = "fragrance"
@@ -89,11 +90,7 @@ def programmed(gateway: dict[str, Any]) -> bool:
 
 
 def pinged(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return probes.answers(f"http://127.0.0.1:{port}/ping")
 
 
 Launch = Callable[[str, list[str]], None]

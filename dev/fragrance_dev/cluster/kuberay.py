@@ -7,9 +7,10 @@ pod network a head Service's cluster DNS name does not resolve.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from . import probes
 
 PORTS = ("kuberay-metrics", "kuberay-health")
 
@@ -27,11 +28,7 @@ def command(binary: Path, kubeconfig: Path, ports: dict[str, int]) -> list[str]:
 
 
 def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return probes.answers(f"http://127.0.0.1:{port}/readyz")
 
 
 def start(

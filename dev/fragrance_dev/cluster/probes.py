@@ -31,6 +31,11 @@ def healthy(url: str, context: Callable[[], ssl.SSLContext]) -> bool:
     """HTTPS: the apiserver's readiness; plain HTTP: any 200 (etcd's /health)."""
     if url.startswith("https://"):
         return ready(url, context())
+    return answers(url)
+
+
+def answers(url: str) -> bool:
+    """A plain HTTP endpoint answers 200 (etcd's /health, Traefik's /ping, KubeRay's /readyz)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
