@@ -12,8 +12,6 @@ from pathlib import Path
 
 from . import probes
 
-PORTS = ("kuberay-metrics", "kuberay-health")
-
 
 def command(binary: Path, kubeconfig: Path, ports: dict[str, int]) -> list[str]:
     return [

@@ -98,7 +98,7 @@ class RayServiceApps:
 
     def deploy(self, config: dict[str, Any]) -> None:
         """``serveConfigV2`` and nothing else, owned by the operator's field manager (forced:
-        the field is the operator's by design; docs/gitops.md says how a GitOps tool leaves
+        the field is the operator's by design; the README says how a GitOps tool leaves
         it alone)."""
         body = {
             "apiVersion": API_VERSION,

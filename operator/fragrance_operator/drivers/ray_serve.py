@@ -29,6 +29,7 @@ from fragrance_operator.adapters.ray_serve import ServeError, ServeProxy, ServeR
 from fragrance_operator.adapters.ray_service import RayServiceApps
 from fragrance_operator.builders import serve_plan
 from fragrance_operator.canary.capacity import Capacity
+from fragrance_operator.canary.capacity import ray_service as ray_service_of
 from fragrance_operator.canary.machine import Rollout
 from fragrance_operator.canary.serving import Serving
 
@@ -52,8 +53,8 @@ class Apps(Protocol):
 @dataclass(frozen=True)
 class Target:
     """Where one release's applications live: how to read and write them, where its router
-    answers for the routes it uses (None: not known yet), and the router's upstream as the
-    Ray cluster sees it."""
+    answers for the routes it uses (None for a RayService: its head's, looked up when
+    asked), and the router's upstream as the Ray cluster sees it."""
 
     apps: Apps
     proxy: ServeProxy | None
@@ -78,8 +79,7 @@ class RayServeDriver:
         self._effective: dict[str, tuple[dict[str, Any], float]] = {}
 
     def configured(self, spec: FragranceReleaseSpec) -> bool:
-        ray = spec.traffic.ray_serve
-        return self.rest is not None or (ray is not None and ray.ray_service is not None)
+        return self.rest is not None or ray_service_of(spec) is not None
 
     def _proxy(self, url: str) -> ServeProxy:
         if url not in self._proxies:
@@ -92,12 +92,16 @@ class RayServeDriver:
         name = (traffic.get("rayServe") or {}).get("rayService")
         if name and self.kube is not None:
             service = RayServiceApps(self.kube, release["metadata"]["namespace"], name)
-            head = ray_service.head_url(service.get())
-            proxy = self._proxy(head) if head else None
-            return Target(service, proxy, IN_CLUSTER_UPSTREAM, service)
+            return Target(service, None, IN_CLUSTER_UPSTREAM, service)
         if self.rest is None:
             raise RuntimeError(NO_RAY)
         return Target(self.rest, self._proxy(self.upstream), self.upstream)
+
+    def _head_proxy(self, target: Target) -> ServeProxy | None:
+        """A RayService's head pod's Serve proxy, looked up only where the router is asked
+        (converge): the head's address moves when KubeRay replaces the pod."""
+        head = ray_service.head_url(target.service.get()) if target.service else None
+        return self._proxy(head) if head else None
 
     def serving(self, release: dict[str, Any]) -> Serving | None:
         """The RayService's readiness (None: a Ray outside Kubernetes, nothing to say)."""
@@ -173,7 +177,8 @@ class RayServeDriver:
             statuses = target.apps.applications()
             deployed = _configs(statuses)
             running = {n for n, a in statuses.items() if a.get("status") == "RUNNING"}
-            answered = target.proxy.router_state(router) if target.proxy else None
+            proxy = target.proxy or self._head_proxy(target)
+            answered = proxy.router_state(router) if proxy else None
             settled = self._drained(
                 router,
                 router not in self._rerouted
