@@ -80,7 +80,13 @@ def release_manifest(
                 "steps": [1, 5, 25, 100],
                 "stepInterval": interval,
                 "progressDeadline": "10m",
-                "analysis": {"interval": interval, "minRequests": min_requests},
+                # The fixture exporter's 4 creative requests/s fill 12 a 3 s window: the
+                # default of 10 per mode would leave no margin on a loaded machine.
+                "analysis": {
+                    "interval": interval,
+                    "minRequests": min_requests,
+                    "minRequestsPerMode": 5,
+                },
             },
         },
     }

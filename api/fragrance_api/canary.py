@@ -27,7 +27,23 @@ BUILTIN_CHECKS = (
     "rlLossRunaway",
     "cacheHitRate",
 )
-_BUILTIN_CEL_LIST = "[" + ", ".join(f"'{name}'" for name in BUILTIN_CHECKS) + "]"
+#: The built-in checks that may be compared with the stable track.
+COMPARABLE_CHECKS = (
+    "errorRate5xx",
+    "errorRate4xx",
+    "latencyP95",
+    "schemaFailureRate",
+    "jsonFallbackRate",
+    "upstreamErrorRate",
+    "cacheHitRate",
+)
+
+
+def _cel_list(names: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{name}'" for name in names) + "]"
+
+
+_BUILTIN_CEL_LIST = _cel_list(BUILTIN_CHECKS)
 
 
 class LatencyThresholds(KubeModel):
@@ -125,6 +141,51 @@ class MetricCheck(KubeModel):
     )
 
 
+class StableComparison(KubeModel):
+    """One check judged against the stable track in the same window."""
+
+    rules = (
+        Rule(
+            cel="has(self.relative) || has(self.absolute)",
+            message="a comparison needs relative or absolute (the margin the canary may be "
+            "worse than stable by)",
+            check=lambda c: c.relative is not None or c.absolute is not None,
+        ),
+    )
+
+    check: str = Field(
+        min_length=1,
+        max_length=63,
+        description="The check to compare: " + ", ".join(COMPARABLE_CHECKS) + ", or the "
+        "name of one of metrics[].",
+    )
+    relative: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="How much worse than stable the canary may be, as a share of stable's "
+        "value: 0.2 lets a p95 be 20% above stable's.",
+    )
+    absolute: float | None = Field(
+        default=None,
+        ge=0,
+        description="How much worse than stable the canary may be, in the check's unit (for "
+        "a rate, 0.01 is one point); added to relative.",
+    )
+    confidence: float = Field(
+        default=0.95,
+        ge=0.5,
+        lt=1,
+        description="For rates, the confidence of the two-proportion test: the canary fails "
+        "when it is worse than stable beyond the margin at this confidence, passes when it "
+        "is not, and is INCONCLUSIVE when its requests cannot tell.",
+    )
+    severity: Literal["NO-GO", "WARNING"] | None = Field(
+        default=None,
+        description="Decision when the canary is worse than stable; the check's own by default.",
+    )
+
+
 class AnalysisSpec(KubeModel):
     rules = (
         Rule(
@@ -139,6 +200,25 @@ class AnalysisSpec(KubeModel):
             "to change a built-in check",
             check=lambda a: all(m.name not in BUILTIN_CHECKS for m in a.metrics),
             field_path=".metrics",
+        ),
+        Rule(
+            cel="!has(self.compareWithStable) || self.compareWithStable.all(c, c.check in "
+            f"{_cel_list(COMPARABLE_CHECKS)} || "
+            "(has(self.metrics) && self.metrics.exists(m, m.name == c.check)))",
+            message="compareWithStable may name only "
+            + ", ".join(COMPARABLE_CHECKS)
+            + " or one of metrics[]",
+            check=lambda a: all(
+                c.check in COMPARABLE_CHECKS or c.check in {m.name for m in a.metrics}
+                for c in a.compare_with_stable
+            ),
+            field_path=".compareWithStable",
+        ),
+        Rule(
+            cel=None,  # x-kubernetes-list-type: map
+            message="compareWithStable may name a check once",
+            check=lambda a: unique(a.compare_with_stable, "check"),
+            field_path=".compareWithStable",
         ),
     )
 
@@ -162,7 +242,16 @@ class AnalysisSpec(KubeModel):
         default=20,
         ge=0,
         le=1_000_000,
-        description="Fewer canary requests than this in a window makes the gate INCONCLUSIVE.",
+        description="Fewer canary requests than this in a window makes the gate INCONCLUSIVE, "
+        "and each check over requests INCONCLUSIVE rather than GO or NO-GO (a 5xx or model "
+        "error rate of at least 0.5 still acts from 5 requests).",
+    )
+    min_requests_per_mode: int = Field(
+        default=10,
+        ge=1,
+        le=1_000_000,
+        description="Fewer requests of a mode than this in a window make that mode's latency "
+        "INCONCLUSIVE: a p95 of a handful of requests is its one slowest request.",
     )
     thresholds: Thresholds = section(Thresholds, "Overrides of the built-in checks.")
     metrics: list[MetricCheck] = Field(
@@ -173,6 +262,17 @@ class AnalysisSpec(KubeModel):
             "default": [],
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
+    compare_with_stable: list[StableComparison] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Checks also judged against the stable track in the same window, on top "
+        "of their fixed thresholds: e.g. latencyP95 no more than 20% above stable's.",
+        json_schema_extra={
+            "default": [],
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["check"],
         },
     )
 

@@ -18,6 +18,12 @@ class GateCheck(KubeModel):
     name: str = Field(description="Check name (a built-in check or a spec metric).")
     value: float | None = Field(default=None, description="Measured value; absent if no data.")
     threshold: float | None = Field(default=None, description="Threshold it was compared with.")
+    stable_value: float | None = Field(
+        default=None, description="Stable's value in the same window, for a comparison."
+    )
+    sample: float | None = Field(
+        default=None, description="Canary requests the value is over, where the check counts."
+    )
     result: Decision = Field(description="This check's verdict.")
     message: str = Field(default="", description="Why, in words.")
 

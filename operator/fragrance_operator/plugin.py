@@ -68,11 +68,23 @@ def status(name: str, namespace: str, output: str) -> None:
     gate = st.get("gate")
     if gate:
         click.echo(f"  gate    {gate['decision']} at {gate.get('evaluatedAt', '?')}")
+        click.echo(
+            f"    {'RESULT':<13}{'CHECK':<30}{'VALUE':<10}{'LIMIT':<10}{'STABLE':<10}{'N':<7}WHY"
+        )
         for check in gate.get("checks", []):
-            value = "no data" if check.get("value") is None else f"{check['value']:.4g}"
-            click.echo(f"    {check['result']:<13}{check['name']:<24}{value:<10}{check['message']}")
+            value, limit, stable, n = (
+                _number(check.get(key)) for key in ("value", "threshold", "stableValue", "sample")
+            )
+            click.echo(
+                f"    {check['result']:<13}{check['name']:<30}{value:<10}{limit:<10}{stable:<10}"
+                f"{n:<7}{check['message']}"
+            )
     for entry in st.get("history", [])[-5:]:
         click.echo(f"  history {entry['version']}: {entry['outcome']} ({entry.get('reason', '')})")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _act(action: str) -> Any:

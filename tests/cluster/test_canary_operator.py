@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kopf.testing import KopfRunner
 
 from fragrance_dev.cluster import LocalCluster
@@ -103,6 +104,36 @@ def test_creative_p95_over_budget_rolls_back(
     assert watcher.weights == [0, 1, 0]
     check = next(c for c in final["status"]["gate"]["checks"] if c["name"] == "latencyP95/creative")
     assert (check["result"], check["threshold"]) == ("NO-GO", 4.5)
+
+
+def test_a_canary_slower_than_stable_within_budget_is_rolled_back_by_the_comparison(
+    operator: KopfRunner,
+    cluster: LocalCluster,
+    namespace: str,
+    serving_exporter: ServingExporter,
+    release_name: str,
+) -> None:
+    serving_exporter.set(release_name, "stable")
+    # Creative 40% slower than stable's 2.5 s, well inside the fixed 4.5 s budget.
+    serving_exporter.set(release_name, latency={"fast": 0.8, "balanced": 1.5, "creative": 3.5})
+    compare = [
+        {"check": "latencyP95", "relative": 0.2},
+        {"check": "errorRate5xx", "absolute": 0.02},
+    ]
+    analysis = {"interval": "3s", "minRequests": 10, "minRequestsPerMode": 5}
+    watcher = start(
+        cluster, namespace, release_name, analysis={**analysis, "compareWithStable": compare}
+    )
+    final = watcher.until("rolled back", lambda s: s.get("phase") == "RolledBack")
+    assert watcher.weights == [0, 1, 0]
+    assert "latencyP95.vsStable/creative" in final["status"]["history"][-1]["reason"]
+    checks = {c["name"]: c for c in final["status"]["gate"]["checks"]}
+    assert checks["latencyP95/creative"]["result"] == "GO"  # the fixed budget alone passes it
+    slower = checks["latencyP95.vsStable/creative"]
+    assert slower["result"] == "NO-GO"
+    assert slower["value"] > slower["threshold"] == pytest.approx(1.2 * slower["stableValue"])
+    assert slower["sample"] >= 5
+    assert checks["errorRate5xx.vsStable"]["stableValue"] == 0
 
 
 def test_no_data_is_inconclusive_and_pauses_after_the_limit(

@@ -32,7 +32,7 @@ CUTOFF = 2.0  # seconds from a NO-GO's decision to the last request routed to th
 # On a busy machine (CI) a 10% canary sees few requests of a mode in a window, and a new
 # canary's cold cache warns: the gate may hold a step a few times before its GO. The test
 # judges the split, not that patience, so it allows more than the default 3 in a row.
-ANALYSIS = {"interval": "15s", "minRequests": 5, "inconclusiveLimit": 8}
+ANALYSIS = {"interval": "15s", "minRequests": 5, "minRequestsPerMode": 5, "inconclusiveLimit": 8}
 
 
 def _release(name: str, version: str, image: str, faulty: bool = False) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def test_a_release_of_real_pods_serves_briefs_and_is_gated_on_their_own_metrics(
     for version in ("v1", "v2"):
         doc = release_doc(
             release_name, version, steps=[50, 100], stepInterval="30s", progressDeadline="10m",
-            analysis={"interval": "20s", "minRequests": 5},
+            analysis={"interval": "20s", "minRequests": 5, "minRequestsPerMode": 5},
         )  # fmt: skip
         template = serving_template(ROOT / "models")
         doc["spec"].update(

@@ -145,7 +145,9 @@ def test_a_p95_of_a_handful_of_requests_never_rolls_back(
     )  # fmt: skip
     creative = _check(result, "latencyP95/creative")
     assert creative.result == "INCONCLUSIVE"
-    assert "fewer than 5 requests of this mode" in creative.message
+    assert "too few to judge" in creative.message
+    assert creative.sample is not None
+    assert creative.sample < 10
     assert result.verdict.decision != "NO-GO"
 
 
@@ -241,3 +243,58 @@ def test_prometheus_unreachable_is_inconclusive(release_name: str) -> None:
     applicable = [c for c in result.verdict.checks if not c.message.startswith("skipped")]
     assert all(c.result == "INCONCLUSIVE" for c in applicable)
     assert all("query failed" in c.message for c in applicable)
+
+
+SLOWER = {"fast": 0.8, "balanced": 1.5, "creative": 3.5}  # creative 40% above stable's 2.5
+
+
+def test_a_canary_40_percent_slower_than_stable_within_budget_is_caught(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, "stable")
+    serving_exporter.set(release_name, latency=SLOWER)
+    compare = [{"check": "latencyP95", "relative": 0.2, "severity": "WARNING"}]
+    result = _until(prom, release_name, _spec(compareWithStable=compare), "WARNING")
+    fixed = _check(result, "latencyP95/creative")
+    assert (fixed.result, fixed.threshold) == ("GO", 4.5)  # the fixed budget alone passes it
+    creative = _check(result, "latencyP95.vsStable/creative")
+    assert creative.result == "WARNING"
+    assert creative.stable_value is not None
+    assert 2.5 <= creative.stable_value <= 3.0  # interpolated in the (2.5, 3.0] bucket
+    assert creative.threshold == pytest.approx(1.2 * creative.stable_value)
+    assert creative.sample is not None
+    assert creative.sample >= 10
+    assert _check(result, "latencyP95.vsStable/fast").result == "GO"
+
+
+def test_a_canary_with_stables_error_rate_passes_the_two_proportion_test(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    # 1% 5xx on both tracks, over the fixed 0.5% budget lifted to 2%: only the comparison.
+    serving_exporter.set(release_name, "stable", rps=400.0, error_5xx=0.01)
+    serving_exporter.set(release_name, rps=400.0, error_5xx=0.01)
+    compare = [{"check": "errorRate5xx", "absolute": 0.02}]
+    spec = _spec(compareWithStable=compare, thresholds={"errorRate5xx": 0.02})
+    result = _until(prom, release_name, spec, "GO")
+    check = _check(result, "errorRate5xx.vsStable")
+    assert check.result == "GO"
+    assert check.value == pytest.approx(0.01, rel=0.3)
+    assert check.stable_value == pytest.approx(0.01, rel=0.3)
+
+
+def test_a_canary_with_too_few_requests_to_compare_is_inconclusive(
+    prom: Prometheus, serving_exporter: ServingExporter, release_name: str
+) -> None:
+    serving_exporter.set(release_name, "stable", rps=400.0)
+    serving_exporter.set(release_name, rps=8.0)  # about 40 requests a 5 s window, 0 errors
+    compare = [{"check": "errorRate5xx", "absolute": 0.01}]
+    spec = _spec(compareWithStable=compare)
+    result = _first(
+        prom, release_name, spec,
+        lambda e: (_check(e, "errorRate5xx.vsStable").sample or 0) >= 20,
+        "the canary's minimum sample in Prometheus",
+    )  # fmt: skip
+    check = _check(result, "errorRate5xx.vsStable")
+    assert check.result == "INCONCLUSIVE"
+    assert "too few requests to tell at 95%" in check.message
+    assert result.verdict.decision == "INCONCLUSIVE"

@@ -37,7 +37,7 @@ NAMESPACE = "default"
 @dataclass(frozen=True)
 class DemoConfig:
     models_dir: Path
-    # The per-mode p95 needs 5 requests of each mode in a window (MODE_MIN_REQUESTS), and
+    # The per-mode p95 needs min_requests_per_mode requests of each mode in a window, and
     # a window short of it is INCONCLUSIVE. With `make lint` looping beside it the client
     # got about 6.5 answers/s: 20% over 10 s held about 4 per mode, and one run in two ran
     # out of its progress deadline at the first step; 25% over 15 s holds about 8.
@@ -45,6 +45,7 @@ class DemoConfig:
     step_interval: str = "15s"
     analysis_interval: str = "15s"
     min_requests: int = 5
+    min_requests_per_mode: int = 5
     rate: float = 25.0
 
     @property
@@ -104,6 +105,7 @@ def release_doc(config: DemoConfig, version: str, faulty: bool = False) -> dict[
                 "analysis": {
                     "interval": config.analysis_interval,
                     "minRequests": config.min_requests,
+                    "minRequestsPerMode": config.min_requests_per_mode,
                     "inconclusiveLimit": 20,
                     # Warnings only: the demo's models are tiny and its caches start cold.
                     # Latency: twice the budgets of GPU serving, for CPU models on two

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from fragrance_operator.canary.gate import Verdict
 from fragrance_operator.canary.machine import Decision, Rollout
 
 PHASES = ("Pending", "Progressing", "Paused", "Succeeded", "RolledBack", "Failed")
@@ -79,6 +83,50 @@ RECONCILE_ERRORS = Counter(
 )
 
 
+class GateChecks(Collector):
+    """Each release's last gate evaluation, one series per check and figure.
+
+    Built at scrape time from the verdicts kept here, not as gauge children: a thousand
+    releases with twenty checks and four figures each would be 80,000 child objects."""
+
+    FIGURES = (
+        ("value", "Measured value of each check at the last gate evaluation."),
+        ("threshold", "Threshold each check's value was judged against."),
+        ("stable_value", "Stable's value in the same window, for checks compared with it."),
+        ("sample", "Canary requests each check's value is over, where the check counts them."),
+        ("result", "Each check's verdict: 0 GO, 1 WARNING, 2 NO-GO, 3 INCONCLUSIVE."),
+    )
+
+    def __init__(self) -> None:
+        self.verdicts: dict[tuple[str, str], Verdict] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = {
+            figure: GaugeMetricFamily(
+                f"fragrance_gate_check_{figure}", text, labels=[*_LABELS, "check"]
+            )
+            for figure, text in self.FIGURES
+        }
+        for (namespace, release), verdict in list(self.verdicts.items()):
+            for check in verdict.checks:
+                labels = [namespace, release, check.name]
+                figures = {
+                    "value": check.value,
+                    "threshold": check.threshold,
+                    "stable_value": check.stable_value,
+                    "sample": check.sample,
+                    "result": DECISIONS[check.result],
+                }
+                for figure, value in figures.items():
+                    if value is not None:
+                        families[figure].add_metric(labels, value)
+        yield from families.values()
+
+
+GATE_CHECKS = GateChecks()
+REGISTRY.register(GATE_CHECKS)
+
+
 def observe(namespace: str, release: str, rollout: Rollout) -> None:
     for phase in PHASES:
         PHASE.labels(namespace, release, phase).set(1 if rollout.phase == phase else 0)
@@ -90,6 +138,7 @@ def observe(namespace: str, release: str, rollout: Rollout) -> None:
 
 def forget(namespace: str, release: str) -> None:
     """Drop a deleted release's series."""
+    GATE_CHECKS.verdicts.pop((namespace, release), None)
     for phase in PHASES:
         with contextlib.suppress(KeyError):
             PHASE.remove(namespace, release, phase)

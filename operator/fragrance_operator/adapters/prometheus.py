@@ -36,6 +36,9 @@ class Prometheus:
             session=session,
             timeout=timeout,
         )
+        # The client mounts its own adapter (pool of 10, three retries with backoff) on the
+        # URL, which outranks a scheme-wide mount: put ours back on the same prefix.
+        session.mount(self.url, adapter)
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="promql")
 
     def query(self, promql: str) -> QueryResult:

@@ -1,21 +1,26 @@
 """The gate's checks for one release: the built-in ones and the spec's own.
 
 Every series the serving exports carries ``release`` and ``track`` labels; the gate reads
-the canary track only, over a window of one analysis interval. Ratios are written so that a
-missing numerator counts as zero (``or vector(0)``) but a missing denominator is no data.
+the canary track, over a window of one analysis interval (and stable's, for the checks the
+spec compares with it: ``baseline.py``). Ratios are written so that a missing numerator
+counts as zero (``or vector(0)``) but a missing denominator is no data.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from fragrance_api.base import parse_duration
 from fragrance_api.modes import CACHED_MODES
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.canary.capacity import headroom_query, ray_service
 
-from .gate import Check, Sample
+from .baseline import comparisons
+from .compare import Comparison
+from .gate import Check, Sample, Severity
+from .series import Rate, count, latency_p95, per_second, prom_duration, rates, selector
 
 #: Defaults of the built-in checks (the seed documents' thresholds).
 DEFAULTS = {
@@ -28,7 +33,8 @@ DEFAULTS = {
     "cacheHitRate": 0.60,
     "upstreamErrorRate": 0.10,
 }
-MODE_MIN_REQUESTS = 5  # per mode and window, for a per-mode p95 to mean anything
+#: A rate at or past this acts on few requests (SEVERE_MIN_SAMPLE): half the answers failing.
+SEVERE_RATE = 0.5
 LATENCY_P95 = {"fast": 2.5, "balanced": 3.2, "creative": 4.5}
 #: circuit_breaker_state values: 0 closed, 1 half-open, 2 open.
 BREAKER_OPEN = 2
@@ -39,20 +45,12 @@ class GatePlan:
     checks: tuple[Check, ...]
     requests_query: str
     min_requests: int
+    comparisons: tuple[Comparison, ...] = ()
 
 
-def _selector(release: str, track: str, extra: str = "") -> str:
-    labels = f'release="{release}",track="{track}"'
-    return "{" + labels + (f",{extra}" if extra else "") + "}"
-
-
-def _ratio(numerator: str, denominator: str, window: str) -> str:
+def _ratio(rate: Rate, window: str) -> str:
     """Rate of one series over another; no numerator series counts as 0, no denominator not."""
-    return f"(sum(rate({numerator}[{window}])) or vector(0)) / sum(rate({denominator}[{window}]))"
-
-
-def _prom_duration(seconds: float) -> str:
-    return f"{max(1, round(seconds))}s"
+    return f"({per_second(rate.events, window)} or vector(0)) / {per_second(rate.trials, window)}"
 
 
 def gate_plan(
@@ -60,38 +58,35 @@ def gate_plan(
 ) -> GatePlan:
     analysis = spec.canary.analysis
     limits = analysis.thresholds
-    window = _prom_duration(parse_duration(analysis.interval))
-    long_window = _prom_duration(10 * parse_duration(analysis.interval))
-    sel = _selector(release, track)
-    inner = sel[1:-1]
-    requests, briefs = f"http_requests_total{sel}", f"llm_brief_total{sel}"
+    window = prom_duration(parse_duration(analysis.interval))
+    long_window = prom_duration(10 * parse_duration(analysis.interval))
+    sel = selector(release, track)
+    series = rates(release, track)
     modes = tuple(sorted({model.mode for model in spec.models}))
     latency = limits.latency_p95
 
     def limit(name: str, value: float | None) -> float:
         return DEFAULTS[name] if value is None else value
 
+    def rate_check(name: str, severity: Severity, value: float | None, **extra: Any) -> Check:
+        rate = series[name]
+        return Check(
+            name,
+            _ratio(rate, window),
+            severity,
+            max=limit(name, value),
+            sample_query=count(rate.trials, window),
+            min_sample=analysis.min_requests,
+            **extra,
+        )
+
+    hits = series["cacheHitRate"]
     checks = [
-        Check(
-            "errorRate5xx",
-            _ratio(f'http_requests_total{{{inner},status=~"5.."}}', requests, window),
-            "NO-GO",
-            max=limit("errorRate5xx", limits.error_rate5xx),
-        ),
-        Check(
-            "errorRate4xx",
-            _ratio(f'http_requests_total{{{inner},status=~"4.."}}', requests, window),
-            "WARNING",
-            max=limit("errorRate4xx", limits.error_rate4xx),
-        ),
+        rate_check("errorRate5xx", "NO-GO", limits.error_rate5xx, severe=SEVERE_RATE),
+        rate_check("errorRate4xx", "WARNING", limits.error_rate4xx),
         Check(
             "latencyP95",
-            # A p95 of a handful of requests is one slow request: a mode with fewer than
-            # MODE_MIN_REQUESTS in the window is left out (no data, never a NO-GO).
-            "histogram_quantile(0.95, sum by (le, mode) "
-            f"(rate(http_request_duration_seconds_bucket{sel}[{window}]))) and on (mode) "
-            f"(sum by (mode) (increase(http_request_duration_seconds_count{sel}[{window}])) "
-            f">= {MODE_MIN_REQUESTS})",
+            latency_p95(sel, window),
             "NO-GO",
             by_label="mode",
             per_label_max={
@@ -99,28 +94,13 @@ def gate_plan(
                 for mode, default in LATENCY_P95.items()
             },
             required=modes,
-            missing=f"fewer than {MODE_MIN_REQUESTS} requests of this mode in the window",
+            missing="no requests of this mode in the window",
+            sample_query=count(f"http_request_duration_seconds_count{sel}", window, "mode"),
+            min_sample=analysis.min_requests_per_mode,
         ),
-        Check(
-            "schemaFailureRate",
-            _ratio(f'llm_brief_total{{{inner},result="invalid"}}', briefs, window),
-            "NO-GO",
-            max=limit("schemaFailureRate", limits.schema_failure_rate),
-        ),
-        Check(
-            "jsonFallbackRate",
-            _ratio(f"llm_json_fallback_used_total{sel}", briefs, window),
-            "WARNING",
-            max=limit("jsonFallbackRate", limits.json_fallback_rate),
-        ),
-        Check(
-            "upstreamErrorRate",
-            # A window of cache hits alone made no model call, so none failed: 0, not NaN.
-            f"(sum(rate(llm_upstream_errors_total{sel}[{window}])) or vector(0)) / "
-            f"clamp_min(sum(rate(llm_requests_total{sel}[{window}])), 1e-9)",
-            "NO-GO",
-            max=limit("upstreamErrorRate", limits.upstream_error_rate),
-        ),
+        rate_check("schemaFailureRate", "NO-GO", limits.schema_failure_rate, severe=SEVERE_RATE),
+        rate_check("jsonFallbackRate", "WARNING", limits.json_fallback_rate),
+        rate_check("upstreamErrorRate", "NO-GO", limits.upstream_error_rate, severe=SEVERE_RATE),
         Check("circuitBreakers", f"max(circuit_breaker_state{sel})", "NO-GO", max=BREAKER_OPEN - 1),
         Check("llmHealth", f"min(llm_health_status{sel})", "NO-GO", min=1),
         Check(
@@ -143,14 +123,14 @@ def gate_plan(
         ),
         Check(
             "cacheHitRate",
-            f'sum by (mode) (rate(cache_hits_total{{{inner},mode=~"fast|balanced"}}[{window}]))'
-            f' / (sum by (mode) (rate(cache_hits_total{{{inner},mode=~"fast|balanced"}}'
-            f"[{window}])) + sum by (mode) (rate(cache_misses_total{{{inner},"
-            f'mode=~"fast|balanced"}}[{window}])))',
+            f"{per_second(hits.events, window, 'mode')} / "
+            f"{per_second(hits.trials, window, 'mode')}",
             "WARNING",
             min=limit("cacheHitRate", limits.cache_hit_rate),
             by_label="mode",
             required=tuple(mode for mode in CACHED_MODES if mode in modes),
+            sample_query=count(hits.trials, window, "mode"),
+            min_sample=analysis.min_requests_per_mode,
         ),
     ]
     for metric in analysis.metrics:
@@ -158,15 +138,16 @@ def gate_plan(
         checks.append(Check(metric.name, query, metric.severity, min=metric.min, max=metric.max))
     return GatePlan(
         checks=tuple(checks),
-        requests_query=f"sum(increase(http_requests_total{sel}[{window}]))",
+        requests_query=count(f"http_requests_total{sel}", window),
         min_requests=analysis.min_requests,
+        comparisons=comparisons(release, spec, checks, window),
     )
 
 
 def load_query(release: str, spec: FragranceReleaseSpec) -> str:
     """The autoscaler's signal over the stable track (spec.scaling.metric)."""
-    window = _prom_duration(parse_duration(spec.canary.analysis.interval))
-    sel = _selector(release, "stable")
+    window = prom_duration(parse_duration(spec.canary.analysis.interval))
+    sel = selector(release, "stable")
     if spec.scaling.metric == "latencyBudget":
         return (
             "histogram_quantile(0.95, sum by (le, mode) "

@@ -203,6 +203,8 @@ def status_body(
                     "name": c.name,
                     "value": c.value,
                     "threshold": c.threshold,
+                    **({"stableValue": c.stable_value} if c.stable_value is not None else {}),
+                    **({"sample": c.sample} if c.sample is not None else {}),
                     "result": c.result,
                     "message": c.message,
                 }

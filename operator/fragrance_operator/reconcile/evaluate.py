@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_operator.canary.checks import gate_plan
+from fragrance_operator.canary.compare import judge_comparison
 from fragrance_operator.canary.gate import CheckResult, Verdict, decide, judge
 
 
@@ -27,14 +28,27 @@ def evaluate(
 ) -> Evaluation:
     started, at = time.perf_counter(), time.time()
     plan = gate_plan(release, namespace, spec, track)
-    queries = [plan.requests_query, *(check.query for check in plan.checks)]
-    answers = prometheus.query_all(queries)
-    requests_answer, check_answers = answers[0], answers[1:]
+    # One parallel batch: the request count, each check's value (and sample, where it has
+    # one), each comparison's queries; read back in the same order.
+    queries = [plan.requests_query]
+    for check in plan.checks:
+        queries += [check.query, *([check.sample_query] if check.sample_query else [])]
+    for comparison in plan.comparisons:
+        queries += comparison.queries
+    answers = iter(prometheus.query_all(queries))
+    requests_answer = next(answers)
     results: list[CheckResult] = []
-    for check, answer in zip(plan.checks, check_answers, strict=True):
-        results += judge(check, answer.samples, answer.error)
+    for check in plan.checks:
+        value = next(answers)
+        sample = next(answers) if check.sample_query else None
+        errors = " ".join(a.error for a in (value, sample) if a and a.error)
+        results += judge(check, value.samples, errors, sample.samples if sample else None)
+    for comparison in plan.comparisons:
+        got = [next(answers) for _ in comparison.queries]
+        errors = " ".join(a.error for a in got if a.error)
+        results += judge_comparison(comparison, [a.samples for a in got], errors)
     requests = None
     if requests_answer.samples:
         requests = requests_answer.samples[0][1]
-    verdict = decide(plan.checks, results, requests, plan.min_requests)
+    verdict = decide([*plan.checks, *plan.comparisons], results, requests, plan.min_requests)
     return Evaluation(verdict, time.perf_counter() - started, at)

@@ -57,6 +57,7 @@ async def observe(
     if action is None and analysis_due(rollout, plan, began):
         evaluation = await asyncio.to_thread(evaluate, ctx.prometheus, name, namespace, spec)
         metrics.GATE_SECONDS.observe(evaluation.seconds)
+        metrics.GATE_CHECKS.verdicts[namespace, name] = evaluation.verdict
         verdict = evaluation.verdict
         gate = Gate(verdict.decision, verdict.summary, evaluation.at, evaluation.seconds)
     # Observed now, not when the tick began: the reads above may have waited for a thread.
