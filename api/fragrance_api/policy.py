@@ -48,7 +48,16 @@ class JSONGuard(KubeModel):
         default=True, description="After the last retry, answer a fallback brief (error: true)."
     )
     strict_schema: bool = Field(
-        default=True, description="Reject briefs with unknown or missing fields."
+        default=True,
+        description="Accept only an exact brief: no unknown or missing fields, notes or "
+        'families; no type coercion (true, "60" or 60.0 is not an integer); no blank '
+        "string; no control or Unicode format character (NUL, bidi overrides, zero-width).",
+    )
+    max_answer_chars: int = Field(
+        default=8192,
+        ge=256,
+        le=1_000_000,
+        description="An answer longer than this is refused before it is parsed.",
     )
 
 

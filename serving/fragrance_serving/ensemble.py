@@ -229,6 +229,8 @@ class Ensemble:
         outcome = await guarded(call, self.settings.guard, self.sleep, remaining)
         if outcome.parse_failures:
             m.parse_failures.labels(**m.base, model=name).inc(outcome.parse_failures)
+        for reason in outcome.refusals:
+            m.refusals.labels(**m.base, reason=reason).inc()
         m.retries.labels(**m.base).observe(outcome.retries)
         if outcome.fixes:
             m.schema_fixes.labels(**m.base).inc(outcome.fixes)

@@ -68,6 +68,12 @@ class ServingMetrics:
         )  # fmt: skip
         self.fallbacks = counter("llm_json_fallback_used", "Fallback briefs served.")
         self.schema_fixes = counter("llm_schema_fix_count", "Answers repaired by the guard.")
+        self.refusals = counter(
+            "llm_guard_refusals",
+            "Answers the JSON guard refused, by reason (too_long, parse, schema, type, blank, "
+            "control, unknown_term).",
+            "reason",
+        )
         self.briefs = counter(
             "llm_brief", "Briefs by result (ok, fallback, invalid, unanswered).", "result"
         )

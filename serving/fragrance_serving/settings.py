@@ -58,6 +58,7 @@ def from_policy(policy: TuningPolicySpec) -> ServingSettings:
             jitter=g.jitter,
             fallback_enabled=g.fallback_enabled,
             strict_schema=g.strict_schema,
+            max_answer_chars=g.max_answer_chars,
         ),
         breaker=breaker,
         breaker_overrides=overrides,

@@ -88,6 +88,7 @@ def test_garbage_json_is_retried_then_falls_back(deploy: Deploy) -> None:
     assert got["retries"] == 2
     assert _metric(client, "llm_json_parse_failures_total", model="llama") == 3
     assert _metric(client, "llm_json_fallback_used_total") == 1
+    assert _metric(client, "llm_guard_refusals_total", reason="parse") == 3
     assert _metric(client, "llm_brief_total", result="fallback") == 1
     again = _brief(client, "a calm fresh scent", "fast")
     assert again["cached"] is False, "a fallback is never cached"

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
@@ -34,13 +35,18 @@ class GuardSettings:
     jitter: float = 0.5
     fallback_enabled: bool = True
     strict_schema: bool = True
+    max_answer_chars: int = 8192
+
+
+#: Why the guard refused an answer; each is counted (llm_guard_refusals_total{reason}).
+Refusal = Literal["too_long", "parse", "schema", "type", "blank", "control", "unknown_term"]
 
 
 @dataclass(frozen=True)
 class Checked:
     brief: Brief | None
     fixes: int = 0  # repairs applied (code fences, stray text, case, clamping)
-    error: str = ""  # "parse" or "schema" when brief is None
+    error: Refusal | None = None  # why, when brief is None
     detail: str = ""
 
 
@@ -53,6 +59,7 @@ class Outcome:
     fixes: int = 0
     fallback: bool = False
     errors: list[str] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
 
 
 def _extract(text: str) -> tuple[str, int]:
@@ -69,8 +76,9 @@ def _extract(text: str) -> tuple[str, int]:
     return stripped, fixes
 
 
-def _repair(data: dict[str, Any]) -> int:
-    """Harmless normalisations a strict schema would otherwise refuse; returns how many."""
+def _repair(data: dict[str, Any], strict: bool) -> int:
+    """Harmless normalisations of words a strict schema would otherwise refuse (case,
+    spacing, duplicates, a synonym); returns how many. Types are never coerced when strict."""
     fixes = 0
     longevity = data.get("longevity")
     if isinstance(longevity, str) and longevity.strip().lower() in _LONGEVITY:
@@ -84,14 +92,47 @@ def _repair(data: dict[str, Any]) -> int:
             fixes += cleaned != items
             data[key] = cleaned
     intensity = data.get("intensity")
-    if isinstance(intensity, float) and intensity.is_integer():
+    if not strict and isinstance(intensity, float) and intensity.is_integer():
         data["intensity"] = int(intensity)
         fixes += 1
     return fixes
 
 
-def check(text: str, strict: bool = True) -> Checked:
-    """Parse and validate one answer. Never raises, whatever ``text`` holds."""
+def _strings(value: Any) -> list[str]:
+    """Every string in a parsed answer, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in (*_strings(key), *_strings(item))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _unprintable(text: str) -> str | None:
+    """The first control (Cc) or format (Cf: bidi overrides, zero-width) character, if any."""
+    return next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
+
+
+def _strict_refusal(data: dict[str, Any]) -> Checked | None:
+    for text in _strings(data):
+        if not text.strip():
+            return Checked(None, 0, "blank", "a blank or whitespace-only string")
+        found = _unprintable(text)
+        if found is not None:
+            name = unicodedata.name(found, f"U+{ord(found):04X}")
+            return Checked(None, 0, "control", f"a control or format character ({name})")
+    return None
+
+
+def check(text: str, strict: bool = True, max_chars: int = 8192) -> Checked:
+    """Parse and validate one answer. Never raises, whatever ``text`` holds.
+
+    Strict: only an exact brief passes. No type is coerced (a JSON ``true``, ``"60"`` or
+    ``60.0`` is not an integer), no string is blank, none holds a control or Unicode format
+    character, and every note and family is a known one."""
+    if len(text) > max_chars:
+        return Checked(None, error="too_long", detail=f"{len(text)} characters > {max_chars}")
     try:
         candidate, fixes = _extract(text)
         data = json.loads(candidate)
@@ -99,15 +140,18 @@ def check(text: str, strict: bool = True) -> Checked:
         return Checked(None, error="parse", detail=type(error).__name__)
     if not isinstance(data, dict):
         return Checked(None, error="schema", detail="not a JSON object")
-    fixes += _repair(data)
+    if strict and (refused := _strict_refusal(data)) is not None:
+        return Checked(None, fixes, refused.error, refused.detail)
+    fixes += _repair(data, strict)
     if data.get("error") is True:
         return Checked(None, fixes, "schema", "the model may not mark its own brief as an error")
     try:
-        brief = Brief.model_validate(data)
+        brief = Brief.model_validate(data, strict=strict)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "brief"
-        return Checked(None, fixes, "schema", f"{where}: {first['msg']}")
+        kind: Refusal = "type" if first["type"].endswith("_type") else "schema"
+        return Checked(None, fixes, kind, f"{where}: {first['msg']}")
     except (ValueError, TypeError) as error:
         return Checked(None, fixes, "schema", str(error)[:200])
     if strict:
@@ -115,7 +159,7 @@ def check(text: str, strict: bool = True) -> Checked:
             f for f in brief.families if f not in FAMILIES
         ]
         if unknown:
-            return Checked(None, fixes, "schema", f"unknown notes or families: {unknown[:3]}")
+            return Checked(None, fixes, "unknown_term", f"unknown notes or families: {unknown[:3]}")
     return Checked(brief, fixes)
 
 
@@ -164,10 +208,16 @@ async def guarded(
                 number = attempt.retry_state.attempt_number - 1
                 outcome.retries = number
                 text = await generate(number)
-                result = check(text, settings.strict_schema) if settings.enabled else _lenient(text)
+                result = (
+                    check(text, settings.strict_schema, settings.max_answer_chars)
+                    if settings.enabled
+                    else _lenient(text, settings.max_answer_chars)
+                )
                 outcome.fixes += result.fixes
                 if result.brief is None:
                     outcome.errors.append(f"{result.error}: {result.detail}")
+                    if result.error is not None:
+                        outcome.refusals.append(result.error)
                     if result.error == "parse":
                         outcome.parse_failures += 1
                     else:
@@ -180,6 +230,6 @@ async def guarded(
     return outcome
 
 
-def _lenient(text: str) -> Checked:
+def _lenient(text: str, max_chars: int) -> Checked:
     """Guard disabled: still only a valid brief can be returned, but with no retries."""
-    return check(text, strict=False)
+    return check(text, strict=False, max_chars=max_chars)
