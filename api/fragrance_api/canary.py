@@ -14,6 +14,7 @@ from .base import (
     section,
     unique,
 )
+from .evaluation import EvaluationSpec
 
 BUILTIN_CHECKS = (
     "errorRate5xx",
@@ -326,3 +327,6 @@ class CanarySpec(KubeModel):
         default=False, description="When true, wait for a promote action before going to 100%."
     )
     analysis: AnalysisSpec = section(AnalysisSpec, "How and how often the gate is judged.")
+    evaluation: EvaluationSpec = section(
+        EvaluationSpec, "An evaluation set replayed against canary and stable before any traffic."
+    )

@@ -36,6 +36,11 @@ class FaultInjection(KubeModel):
     delay_seconds: float = Field(
         default=0, ge=0, le=300, description="Latency added to every call, in seconds."
     )
+    prompt_blind: bool = Field(
+        default=False,
+        description="Answer one fixed, valid brief whatever the prompt: fast, valid JSON, and "
+        "useless (what only an evaluation of quality catches).",
+    )
 
 
 class ModelSpec(KubeModel):

@@ -40,6 +40,13 @@ class GateStatus(KubeModel):
     )
 
 
+class EvaluationStatus(GateStatus):
+    """The evaluation before traffic of one canary version."""
+
+    version: str = Field(description="The canary version evaluated.")
+    seconds: float | None = Field(default=None, ge=0, description="Wall time it took.")
+
+
 class HistoryEntry(KubeModel):
     """A finished rollout."""
 
@@ -142,6 +149,9 @@ class FragranceReleaseStatus(KubeModel):
         default=None, description="Analysis counters at the current step."
     )
     gate: GateStatus | None = Field(default=None, description="The last gate evaluation.")
+    evaluation: EvaluationStatus | None = Field(
+        default=None, description="The canary's evaluation before traffic, when enabled."
+    )
     autoscaling: AutoscalingStatus | None = Field(
         default=None, description="The autoscaler's state, when spec.scaling.autoscale is on."
     )

@@ -158,10 +158,11 @@ def images(targets: tuple[str, ...]) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"))
 @click.option("--fast", is_flag=True, help="Shorter steps (the e2e test's pace).")
 def demo(models: Path, out: Path, fast: bool) -> None:
-    """The local demo: v1 stable, v2 promoted through the gate, a faulty v3 rolled back."""
+    """The local demo: v1 stable, v2 promoted through the gate, a faulty v3 rolled back, a
+    prompt-blind v4 rolled back by its evaluation before any traffic."""
     from dataclasses import replace
 
-    from fragrance_dev.demo.scenario import DemoConfig, run
+    from fragrance_dev.demo.scenario import PLANNED_LOCAL, DemoConfig, run
 
     if not (models / "creative.pt").exists():
         raise click.ClickException(f"no trained models in {models}: run `make models` first")
@@ -170,7 +171,7 @@ def demo(models: Path, out: Path, fast: bool) -> None:
         raise KeyboardInterrupt  # SIGTERM: the same clean stop as Ctrl-C
 
     signal.signal(signal.SIGTERM, stop)
-    config = DemoConfig(models_dir=models)
+    config = DemoConfig(models_dir=models, evaluation=True)
     if fast:
         config = replace(config, step_interval="8s", analysis_interval="8s")
     try:
@@ -178,7 +179,7 @@ def demo(models: Path, out: Path, fast: bool) -> None:
     except KeyboardInterrupt:
         _say("stopped; every process it started is gone")
         sys.exit(130)
-    _require_planned(outcomes, client, out)
+    _require_planned(outcomes, client, out, PLANNED_LOCAL)
 
 
 @main.command("demo-cluster")
@@ -214,16 +215,19 @@ def demo_cluster(models: Path, out: Path) -> None:
     _require_planned(outcomes, client, out)
 
 
-def _require_planned(outcomes: list[Outcome], client: Client, out: Path) -> None:
+def _require_planned(
+    outcomes: list[Outcome], client: Client, out: Path, planned: dict[str, str] | None = None
+) -> None:
     """Exit non-zero, saying what happened, unless the demo went as planned."""
     from fragrance_dev.demo.report import as_planned
     from fragrance_dev.demo.scenario import PLANNED
 
-    if not as_planned(outcomes, PLANNED, client):
+    planned = planned or PLANNED
+    if not as_planned(outcomes, planned, client):
         phases = {o.version: o.phase for o in outcomes}
         raise click.ClickException(
             f"the demo did not go as planned: {phases}, {client.counts.lost} requests lost "
-            f"(planned: {PLANNED}, none lost); see {out / 'summary.json'}"
+            f"(planned: {planned}, none lost); see {out / 'summary.json'}"
         )
 
 

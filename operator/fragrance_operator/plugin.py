@@ -65,22 +65,34 @@ def status(name: str, namespace: str, output: str) -> None:
         click.echo(
             f"  {condition['type']:<12}{condition['status']:<6}{condition['reason']}{message}"
         )
+    evaluation = st.get("evaluation")
+    if evaluation:
+        took = f" in {evaluation['seconds']:.1f}s" if evaluation.get("seconds") else ""
+        click.echo(
+            f"  evaluation  {evaluation['decision']} of {evaluation['version']} before any "
+            f"traffic{took}"
+        )
+        _checks(evaluation.get("checks", []))
     gate = st.get("gate")
     if gate:
         click.echo(f"  gate    {gate['decision']} at {gate.get('evaluatedAt', '?')}")
-        click.echo(
-            f"    {'RESULT':<13}{'CHECK':<30}{'VALUE':<10}{'LIMIT':<10}{'STABLE':<10}{'N':<7}WHY"
-        )
-        for check in gate.get("checks", []):
-            value, limit, stable, n = (
-                _number(check.get(key)) for key in ("value", "threshold", "stableValue", "sample")
-            )
-            click.echo(
-                f"    {check['result']:<13}{check['name']:<30}{value:<10}{limit:<10}{stable:<10}"
-                f"{n:<7}{check['message']}"
-            )
+        _checks(gate.get("checks", []))
     for entry in st.get("history", [])[-5:]:
         click.echo(f"  history {entry['version']}: {entry['outcome']} ({entry.get('reason', '')})")
+
+
+def _checks(checks: list[dict[str, Any]]) -> None:
+    click.echo(
+        f"    {'RESULT':<13}{'CHECK':<30}{'VALUE':<10}{'LIMIT':<10}{'STABLE':<10}{'N':<7}WHY"
+    )
+    for check in checks:
+        value, limit, stable, n = (
+            _number(check.get(key)) for key in ("value", "threshold", "stableValue", "sample")
+        )
+        click.echo(
+            f"    {check['result']:<13}{check['name']:<30}{value:<10}{limit:<10}{stable:<10}"
+            f"{n:<7}{check['message']}"
+        )
 
 
 def _number(value: float | None) -> str:

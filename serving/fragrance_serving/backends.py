@@ -3,7 +3,8 @@ model the project trained (the embedded default), each with optional fault injec
 
 Fault injection is how a platform team rehearses a bad release (the demo's faulty v3, the
 tests' broken model): ``errorRate`` makes calls raise like a 5xx, ``garbageRate`` makes the
-model answer text that is not JSON, ``delaySeconds`` adds latency. All default to off.
+model answer text that is not JSON, ``delaySeconds`` adds latency, ``promptBlind`` makes it
+answer one fixed valid brief whatever it is asked. All default to off.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ SYSTEM_PROMPT = (
     "longevity (short, medium or long)."
 )
 HEALTH_PROMPT = "a calm fresh scent for the office"
+#: What a prompt-blind model answers to everything: valid, fast and useless.
+FIXED_ANSWER = (
+    '{"description": "A calm fresh composition for the office.", "notes": ["lavender", '
+    '"musk", "green tea"], "families": ["fresh"], "intensity": 35, "longevity": "medium"}'
+)
 
 
 class ModelFailure(UpstreamError):
@@ -38,6 +44,7 @@ class Faults:
     error_rate: float = 0.0
     garbage_rate: float = 0.0
     delay_seconds: float = 0.0
+    prompt_blind: bool = False
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> Faults:
@@ -46,6 +53,7 @@ class Faults:
             float(raw.get("errorRate", 0.0)),
             float(raw.get("garbageRate", 0.0)),
             float(raw.get("delaySeconds", 0.0)),
+            bool(raw.get("promptBlind", False)),
         )
         for name, value in (("errorRate", faults.error_rate), ("garbageRate", faults.garbage_rate)):
             if not 0 <= value <= 1:
@@ -137,6 +145,8 @@ class Model:
             raise ModelFailure("server_error", "injected failure (faults.errorRate)")
         if roll < faults.error_rate + faults.garbage_rate:
             return "I think the perfume should be {nice, fresh"  # not JSON
+        if faults.prompt_blind:
+            return FIXED_ANSWER
         return await self.backend.complete(prompt)
 
     async def health(self) -> float:

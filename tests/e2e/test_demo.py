@@ -32,7 +32,7 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.timeout(1200)
-def test_demo_promotes_v2_rolls_back_v3_and_loses_no_request(
+def test_demo_promotes_v2_rolls_back_v3_and_the_evaluation_stops_v4_and_loses_no_request(
     demo_models: Path, tmp_path: Path
 ) -> None:
     demo = subprocess.Popen(
@@ -50,9 +50,18 @@ def test_demo_promotes_v2_rolls_back_v3_and_loses_no_request(
     summary = output[output.rindex("version  outcome") :]
     assert "v2       Succeeded" in summary
     assert "v3       RolledBack" in summary
+    assert "v4       RolledBack" in summary
     assert " 0 lost" in summary, summary
     assert "NO-GO" in summary.splitlines()[3], "v3's rollback came from the gate"
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["asPlanned"] is True
-    assert [r["outcome"] for r in written["rollouts"]] == ["Succeeded", "Succeeded", "RolledBack"]
+    rollouts = written["rollouts"]
+    assert [r["outcome"] for r in rollouts] == [
+        "Succeeded",
+        "Succeeded",
+        "RolledBack",
+        "RolledBack",
+    ]
+    assert "evaluation NO-GO before any traffic" in rollouts[3]["reason"]
+    assert rollouts[3]["gateDecisions"] == [], "v4 never reached a traffic step's gate"

@@ -100,7 +100,7 @@ def test_rayserve_apps_of_a_release_keep_live_settings_in_user_config() -> None:
     )
     live = {d["name"]: d["user_config"] for d in app["deployments"]}
     assert live["model-qwen"] == {
-        "faults": {"errorRate": 0.5, "garbageRate": 0.0, "delaySeconds": 0.0}
+        "faults": {"errorRate": 0.5, "garbageRate": 0.0, "delaySeconds": 0.0, "promptBlind": False}
     }
     assert live["BriefAPI"]["track"] == "canary"
     promoted = with_live(app, {"cache": {"ttlSeconds": 1}}, "stable")

@@ -1,4 +1,5 @@
-"""``make demo``: v1 serving, v2 promoted through the gate, a faulty v3 rolled back.
+"""``make demo``: v1 serving, v2 promoted through the gate, a faulty v3 rolled back, and a
+prompt-blind v4 rolled back by its evaluation before any user sees it.
 
 Everything real on one machine: the local control plane, a Prometheus, a local Ray Serve
 with the project's torch models, the operator (rayServe provider), and a steady client.
@@ -47,6 +48,7 @@ class DemoConfig:
     min_requests: int = 5
     min_requests_per_mode: int = 5
     rate: float = 25.0
+    evaluation: bool = False  # evaluate each canary before its first step
 
     @property
     def budget(self) -> float:
@@ -58,12 +60,17 @@ class DemoConfig:
         swap of the two applications' roles: seconds).
         """
         step = max(parse_duration(self.step_interval), parse_duration(self.analysis_interval))
-        return len(self.steps) * step * WINDOWS_PER_STEP + PROMOTION_ALLOWANCE
+        allowance = PROMOTION_ALLOWANCE + (EVALUATION_ALLOWANCE if self.evaluation else 0.0)
+        return len(self.steps) * step * WINDOWS_PER_STEP + allowance
 
 
 WINDOWS_PER_STEP = 4
 PROMOTION_ALLOWANCE = 180.0
+#: The evaluation before traffic: 24 prompts asked of each track (about 20-60 s on 2 cores).
+EVALUATION_ALLOWANCE = 120.0
 PLANNED = {"v1": "Succeeded", "v2": "Succeeded", "v3": "RolledBack"}
+#: The local demo's plan: the shared one, and the evaluation's catch.
+PLANNED_LOCAL = {**PLANNED, "v4": "RolledBack"}
 
 
 @dataclass
@@ -81,8 +88,12 @@ class Timeline:
     marks: list[tuple[float, str]] = field(default_factory=list)
 
 
-def release_doc(config: DemoConfig, version: str, faulty: bool = False) -> dict[str, Any]:
+def release_doc(
+    config: DemoConfig, version: str, faulty: bool = False, blind: bool = False
+) -> dict[str, Any]:
     faults = {"faults": {"errorRate": 0.5}} if faulty else {}
+    if blind:
+        faults = {"faults": {"promptBlind": True}}
     return {
         "apiVersion": "fragrance.ai/v1alpha1",
         "kind": "FragranceRelease",
@@ -101,7 +112,10 @@ def release_doc(config: DemoConfig, version: str, faulty: bool = False) -> dict[
             "canary": {
                 "steps": list(config.steps),
                 "stepInterval": config.step_interval,
-                "progressDeadline": "3m",
+                # Ray starts a canary's application in up to 90 s, and its evaluation asks
+                # 48 briefs of two CPU-bound versions.
+                "progressDeadline": "5m" if config.evaluation else "3m",
+                "evaluation": {"enabled": config.evaluation},
                 "analysis": {
                     "interval": config.analysis_interval,
                     "minRequests": config.min_requests,
@@ -155,8 +169,8 @@ def _apply(cluster: LocalCluster, doc: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
 
 
-def _checks(status: dict[str, Any]) -> str:
-    gate = status.get("gate") or {}
+def _checks(status: dict[str, Any], part: str = "gate") -> str:
+    gate = status.get(part) or {}
     marks = {"GO": "ok", "WARNING": "warn", "NO-GO": "NO-GO", "INCONCLUSIVE": "?"}
     parts = []
     for check in gate.get("checks", []):
@@ -173,12 +187,15 @@ def follow(
     """Print each change of the rollout until it ends; returns how it ended."""
     started = time.time()
     seen: tuple[Any, ...] | None = None
+    said_at = None  # the evaluation last printed
     outcome = Outcome(version, "Timeout", 0.0)
     while time.time() - started < timeout:
         status = _status(cluster, namespace)
         gate = status.get("gate") or {}
+        evaluation = status.get("evaluation") or {}
         key = (status.get("phase"), status.get("currentStep"), status.get("canaryWeight"),
-               gate.get("evaluatedAt"), status.get("pauseReason"))  # fmt: skip
+               gate.get("evaluatedAt"), status.get("pauseReason"),
+               evaluation.get("evaluatedAt"))  # fmt: skip
         if status.get("canaryVersion") == version or status.get("stableVersion") == version:
             timeline.weights.append((time.time(), int(status.get("canaryWeight", 0))))
         mine = version in (status.get("canaryVersion"), status.get("stableVersion"))
@@ -191,6 +208,11 @@ def follow(
             say(line)
             if gate.get("checks"):
                 say(f"      {_checks(status)}")
+            if evaluation.get("version") == version and evaluation["evaluatedAt"] != said_at:
+                said_at = evaluation["evaluatedAt"]
+                took = evaluation.get("seconds") or 0
+                say(f"      evaluation {evaluation['decision']} in {took:.0f}s: "
+                    f"{_checks(status, 'evaluation')}")  # fmt: skip
             if gate.get("decision"):
                 outcome.decisions.append(gate["decision"])
                 timeline.marks.append((time.time(), f"{version} {gate['decision']}"))
@@ -268,24 +290,30 @@ def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome],
         say("--- v3: a faulty version (half its model calls fail); the gate must catch it")
         _apply(cluster, release_doc(config, "v3", faulty=True))
         outcomes.append(follow(cluster, "v3", timeline, say, config.budget))
+        if config.evaluation:
+            say("--- v4: valid, fast and prompt-blind (one brief for every prompt); its "
+                "evaluation must catch it before any user sees it")  # fmt: skip
+            _apply(cluster, release_doc(config, "v4", blind=True))
+            outcomes.append(follow(cluster, "v4", timeline, say, config.budget))
         time.sleep(2)
         client.stop()
-        report(config, out, timeline, outcomes, client, say)
+        planned = PLANNED_LOCAL if config.evaluation else PLANNED
+        report(config, out, timeline, outcomes, client, say, planned)
         return outcomes, client
     raise AssertionError("unreachable")
 
 
 def report(
     config: DemoConfig, out: Path, timeline: Timeline, outcomes: list[Outcome],
-    client: Client, say: Say,
+    client: Client, say: Say, planned: dict[str, str] = PLANNED,
 ) -> None:  # fmt: skip
     """The summary table, summary.json and the timeline picture, both demos alike."""
     from fragrance_dev.demo.report import summary, summary_json, timeline_png
 
     say(summary(outcomes, client))
-    written = summary_json(out / "summary.json", outcomes, client, PLANNED, config.budget)
+    written = summary_json(out / "summary.json", outcomes, client, planned, config.budget)
     say(f"summary: {written}")
-    picture = timeline_png(out / "timeline.png", timeline, client, outcomes, PLANNED)
+    picture = timeline_png(out / "timeline.png", timeline, client, outcomes, planned)
     if picture:
         say(f"timeline: {picture}")
 

@@ -53,6 +53,12 @@ def _ratio(rate: Rate, window: str) -> str:
     return f"({per_second(rate.events, window)} or vector(0)) / {per_second(rate.trials, window)}"
 
 
+def latency_budgets(spec: FragranceReleaseSpec) -> dict[str, float]:
+    """The p95 budget per mode: the spec's thresholds over the seeds' defaults."""
+    latency = spec.canary.analysis.thresholds.latency_p95
+    return {mode: getattr(latency, mode, None) or default for mode, default in LATENCY_P95.items()}
+
+
 def gate_plan(
     release: str, namespace: str, spec: FragranceReleaseSpec, track: str = "canary"
 ) -> GatePlan:
@@ -63,7 +69,6 @@ def gate_plan(
     sel = selector(release, track)
     series = rates(release, track)
     modes = tuple(sorted({model.mode for model in spec.models}))
-    latency = limits.latency_p95
 
     def limit(name: str, value: float | None) -> float:
         return DEFAULTS[name] if value is None else value
@@ -89,10 +94,7 @@ def gate_plan(
             latency_p95(sel, window),
             "NO-GO",
             by_label="mode",
-            per_label_max={
-                mode: getattr(latency, mode, None) or default
-                for mode, default in LATENCY_P95.items()
-            },
+            per_label_max=latency_budgets(spec),
             required=modes,
             missing="no requests of this mode in the window",
             sample_query=count(f"http_request_duration_seconds_count{sel}", window, "mode"),

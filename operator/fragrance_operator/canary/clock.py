@@ -30,6 +30,16 @@ def analysis_due(rollout: Rollout, plan: Plan, now: float) -> bool:
     return since is not None and now - since >= plan.analysis_interval
 
 
+def evaluation_due(rollout: Rollout, plan: Plan, now: float) -> bool:
+    """Whether the canary's evaluation before traffic must run this tick (once its
+    workload is ready: the caller knows that; again an analysis interval after the last)."""
+    waiting = rollout.phase == "Progressing" and rollout.canary_active and rollout.weight == 0
+    if not (plan.evaluation and waiting) or rollout.evaluated or rollout.promoting:
+        return False
+    last = rollout.last_analysis_at
+    return last is None or now - last >= plan.analysis_interval
+
+
 def window_start(rollout: Rollout) -> float | None:
     """Where the next gate's window may begin: after the last gate and the step's clock
     (a resume restarts it too, so no window spans the pause)."""

@@ -47,6 +47,7 @@ class Plan:
     on_inconclusive: Literal["pause", "rollback"] = "pause"
     manual_promotion: bool = False
     suspend: bool = False
+    evaluation: bool = False  # evaluate the canary before its first step
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Rollout:
     last_decision: Decision | None = None
     pause_reason: PauseReason | None = None
     promoting: bool = False
+    evaluated: bool = False  # the canary passed its evaluation before traffic
 
     @property
     def canary_active(self) -> bool:
@@ -99,6 +101,7 @@ class Observation:
     stable_ready: bool = False
     gate: Gate | None = None
     action: Action | None = None
+    evaluation: Gate | None = None  # the evaluation before traffic, when one ran this tick
     scale_up_blocked: bool = False  # starting canary pods would cross the VRAM floor
     capacity_message: str = ""
 

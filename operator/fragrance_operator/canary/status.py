@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,6 +64,7 @@ def plan_from_spec(spec: FragranceReleaseSpec) -> Plan:
         on_inconclusive=canary.analysis.on_inconclusive,
         manual_promotion=canary.manual_promotion,
         suspend=spec.suspend,
+        evaluation=canary.evaluation.enabled,
     )
 
 
@@ -88,6 +90,17 @@ def rollout_from_status(status: FragranceReleaseStatus | None) -> Rollout:
         last_decision=status.gate.decision if status.gate else None,
         pause_reason=PauseReason(status.pause_reason) if status.pause_reason else None,
         promoting=status.promoting,
+        evaluated=_evaluated(status),
+    )
+
+
+def _evaluated(status: FragranceReleaseStatus) -> bool:
+    """The canary passed its evaluation: the one in status is its version's, GO or WARNING."""
+    done = status.evaluation
+    return (
+        done is not None
+        and done.version == status.canary_version
+        and done.decision in ("GO", "WARNING")
     )
 
 
@@ -162,6 +175,7 @@ def status_body(
     finished: Finished | None = None,
     capacity: Capacity | None = None,
     serving: Serving | None = None,
+    evaluation: Evaluated | None = None,
 ) -> dict[str, Any]:
     """The whole status to write (a merge patch that sets every field the operator owns)."""
     body: dict[str, Any] = {
@@ -195,24 +209,24 @@ def status_body(
         values = (serving.ready, serving.reason, serving.message)
         body["conditions"].append(condition("ServingReady", *values, generation, now, old))
     if verdict is not None:
-        body["gate"] = {
-            "decision": verdict.decision,
-            "evaluatedAt": timestamp(now),
-            "checks": [
-                {
-                    "name": c.name,
-                    "value": c.value,
-                    "threshold": c.threshold,
-                    **({"stableValue": c.stable_value} if c.stable_value is not None else {}),
-                    **({"sample": c.sample} if c.sample is not None else {}),
-                    "result": c.result,
-                    "message": c.message,
-                }
-                for c in verdict.checks
-            ],
-        }
+        body["gate"] = gate_body(verdict, now)
     elif previous and previous.gate and r.canary_version not in (None, previous.canary_version):
         body["gate"] = None  # a new canary: the last one's verdict is not about it
+    if evaluation is not None:
+        body["evaluation"] = {
+            **gate_body(evaluation.verdict, now),
+            "version": evaluation.version,
+            "seconds": round(evaluation.seconds, 3),
+        }
+    elif (
+        previous
+        and previous.evaluation
+        and (
+            previous.evaluation.version != r.canary_version
+            or (not r.evaluated and previous.evaluation.decision in ("GO", "WARNING"))
+        )
+    ):
+        body["evaluation"] = None  # about a canary that is gone, or one started again
     if finished is not None:
         history = [h.to_wire() for h in previous.history] if previous else []
         history.append(
@@ -225,6 +239,34 @@ def status_body(
         )
         body["history"] = history[-HISTORY_LIMIT:]
     return checked(FragranceReleaseStatus, body)
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """One evaluation before traffic: of which canary version, its verdict, its wall time."""
+
+    version: str
+    verdict: Verdict
+    seconds: float
+
+
+def gate_body(verdict: Verdict, now: float) -> dict[str, Any]:
+    return {
+        "decision": verdict.decision,
+        "evaluatedAt": timestamp(now),
+        "checks": [
+            {
+                "name": c.name,
+                "value": c.value,
+                "threshold": c.threshold,
+                **({"stableValue": c.stable_value} if c.stable_value is not None else {}),
+                **({"sample": c.sample} if c.sample is not None else {}),
+                "result": c.result,
+                "message": c.message,
+            }
+            for c in verdict.checks
+        ],
+    }
 
 
 def checked(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:

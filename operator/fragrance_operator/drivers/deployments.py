@@ -101,6 +101,19 @@ class DeploymentDriver:
     def serving(self, release: dict[str, Any]) -> Serving | None:
         return None  # the release's own Deployments: their readiness is the tracks'
 
+    def endpoints(self, release: dict[str, Any]) -> dict[str, str] | None:
+        """Each track's Service by its cluster IP (kube-proxy routes it from the operator's
+        pod and from a node alike; DNS names resolve only inside pods). None: not yet."""
+        namespace, found = release["metadata"]["namespace"], {}
+        for track in ("stable", "canary"):
+            name = objects.child_name(release["metadata"]["name"], track)
+            service = self.kube.get("v1", "Service", namespace, name) or {}
+            ip = (service.get("spec") or {}).get("clusterIP")
+            if not ip or ip == "None":
+                return None
+            found[track] = f"http://{ip}:{objects.SERVING_PORT}/v1/brief"
+        return found
+
     def _apply_track(
         self,
         release: dict[str, Any],

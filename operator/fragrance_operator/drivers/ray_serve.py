@@ -137,6 +137,20 @@ class RayServeDriver:
     def replicas(self, release: dict[str, Any], track: str) -> int | None:
         return None  # Serve sizes its replicas; the VRAM floor applies to GPU Deployments
 
+    def endpoints(self, release: dict[str, Any]) -> dict[str, str] | None:
+        """Each track's application's brief URL on the Serve proxy, past the router (None:
+        a RayService whose head is not known yet)."""
+        target = self._target(release)
+        base = ray_service.head_url(target.service.get()) if target.service else self.upstream
+        if base is None:
+            return None
+        deployed = _configs(target.apps.applications())
+        slot = serve_plan.roles(release["metadata"]["name"], deployed.get(self._router(release)))
+        return {
+            "stable": f"{base}/{slot.stable}/v1/brief",
+            "canary": f"{base}/{slot.canary}/v1/brief",
+        }
+
     def available(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> bool:
         return True  # the router is the operator's own
 

@@ -21,6 +21,7 @@ from fragrance_operator.canary.machine import (
     advance,
 )
 from fragrance_operator.canary.serving import Serving
+from fragrance_operator.canary.status import Evaluated
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Observed:
     gate: Gate | None = None
     decided_at: float = 0.0  # perf_counter when the gate decided (the weight-change timer)
     serving: Serving | None = None  # the platform's readiness, where it has one (RayService)
+    evaluation: Evaluated | None = None  # the evaluation before traffic, when one ran
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def decide(
         seen.stable_ready,
         seen.gate,
         action,
+        evaluation=_as_gate(seen.evaluation),
         scale_up_blocked=blocked_now,
         capacity_message=capacity.message if capacity else "",
     )
@@ -84,6 +87,7 @@ def decide(
     changed = (
         new != rollout
         or seen.verdict is not None
+        or seen.evaluation is not None
         or previous is None
         or previous.observed_generation != generation
         or (reason_before or "NoScaleUpPending") != reason_now
@@ -105,6 +109,7 @@ def decide(
         finished=transition.finished,
         capacity=capacity,
         serving=serving,
+        evaluation=seen.evaluation,
     )
     if sizing.body is not None:
         status["autoscaling"] = sizing.body or None
@@ -117,6 +122,13 @@ def decide(
         reason = "ScaleUpBlocked" if blocked_now else "ScaleUpAllowed"
         notices.insert(0, Event(reason, capacity.message, warning=blocked_now))
     return Decision(new, status, tuple(events), tuple(notices), clear, transition.action_consumed)
+
+
+def _as_gate(evaluated: Evaluated | None) -> Gate | None:
+    if evaluated is None:
+        return None
+    verdict = evaluated.verdict
+    return Gate(verdict.decision, verdict.summary, None, evaluated.seconds)
 
 
 def _condition(status: FragranceReleaseStatus | None, kind: str) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import metrics
 from fragrance_operator.canary.capacity import Capacity, headroom_query, ray_service
+from fragrance_operator.canary.clock import evaluation_due
 from fragrance_operator.canary.machine import Action, Gate, Plan, Rollout, analysis_due
 from fragrance_operator.drivers.deployments import DeploymentDriver
 from fragrance_operator.drivers.ray_serve import RayServeDriver
@@ -18,6 +19,7 @@ from fragrance_operator.drivers.traffic import TrafficWriter
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.decide import Observed
 from fragrance_operator.reconcile.evaluate import evaluate
+from fragrance_operator.reconcile.pretraffic import evaluate_before_traffic
 from fragrance_operator.reconcile.sizing import size
 
 Workloads = DeploymentDriver | RayServeDriver
@@ -53,6 +55,11 @@ async def observe(
     if canary_ready and rollout.canary_active and rollout.weight == 0:
         # Before the first traffic: a missing HTTPRoute/Ingress holds the canary at 0%.
         canary_ready = await asyncio.to_thread(traffic.available, raw, spec)
+    evaluated = None
+    if action is None and canary_ready and evaluation_due(rollout, plan, began):
+        evaluated = await asyncio.to_thread(
+            evaluate_before_traffic, ctx.kube, raw, spec, workloads, rollout.canary_version or ""
+        )
     verdict, gate = None, None
     if action is None and analysis_due(rollout, plan, began):
         evaluation = await asyncio.to_thread(evaluate, ctx.prometheus, name, namespace, spec)
@@ -71,6 +78,7 @@ async def observe(
         gate,
         time.perf_counter(),
         serving,
+        evaluated,
     )
 
 
