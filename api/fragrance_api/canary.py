@@ -278,6 +278,23 @@ class AnalysisSpec(KubeModel):
     )
 
 
+class ShadowSpec(KubeModel):
+    """A phase before the first step in which the canary answers mirrored requests only."""
+
+    percent: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Share of stable's requests also sent to the canary, whose answers are "
+        "discarded: users only ever get stable's. 0: no shadow phase.",
+    )
+    duration: Duration = Field(
+        default="5m",
+        description="Least time in the shadow phase; the gate judges it on the canary's own "
+        "series as it judges a step.",
+    )
+
+
 class CanarySpec(KubeModel):
     rules = (
         Rule(
@@ -304,6 +321,14 @@ class CanarySpec(KubeModel):
             check=lambda c: parse_duration(c.progress_deadline) > parse_duration(c.step_interval),
             field_path=".progressDeadline",
         ),
+        Rule(
+            cel="duration(self.shadow.duration) >= duration(self.analysis.interval)",
+            message="shadow.duration must be at least analysis.interval",
+            check=lambda c: (
+                parse_duration(c.shadow.duration) >= parse_duration(c.analysis.interval)
+            ),
+            field_path=".shadow.duration",
+        ),
     )
 
     steps: list[Annotated[int, Field(ge=1, le=100, description="Canary weight in percent.")]] = (
@@ -327,6 +352,9 @@ class CanarySpec(KubeModel):
         default=False, description="When true, wait for a promote action before going to 100%."
     )
     analysis: AnalysisSpec = section(AnalysisSpec, "How and how often the gate is judged.")
+    shadow: ShadowSpec = section(
+        ShadowSpec, "Mirrored requests before the first step (rayServe provider)."
+    )
     evaluation: EvaluationSpec = section(
         EvaluationSpec, "An evaluation set replayed against canary and stable before any traffic."
     )

@@ -257,6 +257,12 @@ class FragranceReleaseSpec(KubeModel):
             check=lambda s: s.scaling.min_replicas <= s.workload.replicas <= s.scaling.max_replicas,
             field_path=".workload.replicas",
         ),
+        Rule(
+            cel="self.canary.shadow.percent == 0 || self.traffic.provider == 'rayServe'",
+            message="a shadow phase needs the rayServe provider (its router mirrors requests)",
+            check=lambda s: s.canary.shadow.percent == 0 or s.traffic.provider == "rayServe",
+            field_path=".canary.shadow.percent",
+        ),
     )
 
     version: str = Field(

@@ -116,6 +116,10 @@ class FragranceReleaseStatus(KubeModel):
     stable_version: str | None = Field(default=None, description="Version serving by default.")
     canary_version: str | None = Field(default=None, description="Version under canary.")
     canary_weight: int = Field(default=0, ge=0, le=100, description="Percent sent to canary.")
+    canary_mirror: int = Field(
+        default=0, ge=0, le=100, description="Percent of stable's requests mirrored to canary."
+    )
+    shadowed: bool = Field(default=False, description="The canary's shadow phase is done.")
     current_step: int = Field(default=0, ge=0, description="Index into spec.canary.steps.")
     step_started_at: str | None = Field(
         default=None,

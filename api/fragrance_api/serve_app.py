@@ -101,19 +101,20 @@ def release_faults(spec: FragranceReleaseSpec) -> dict[str, dict[str, float]]:
 ROUTER = "Router"
 
 
-def router(name: str, upstream: str, stable: str, canary: str, weight: int) -> dict[str, Any]:
-    """The router application: ``weight`` percent to the ``canary`` app, the rest to stable."""
+def router(
+    name: str, upstream: str, stable: str, canary: str, weight: int, mirror: int = 0
+) -> dict[str, Any]:
+    """The router application: ``weight`` percent to the ``canary`` app, the rest to stable;
+    ``mirror`` percent of stable's brief requests also sent to the canary, answers dropped."""
+    config: dict[str, Any] = {"stable": f"/{stable}", "canary": f"/{canary}", "weight": weight}
+    if mirror:
+        config["mirror"] = mirror
     return {
         "name": name,
         "route_prefix": f"/{name}",
         "import_path": ROUTER_IMPORT_PATH,
         "args": {"upstream": upstream},
-        "deployments": [
-            {
-                "name": ROUTER,
-                "user_config": {"stable": f"/{stable}", "canary": f"/{canary}", "weight": weight},
-            }
-        ],
+        "deployments": [{"name": ROUTER, "user_config": config}],
     }
 
 

@@ -158,8 +158,9 @@ def images(targets: tuple[str, ...]) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"))
 @click.option("--fast", is_flag=True, help="Shorter steps (the e2e test's pace).")
 def demo(models: Path, out: Path, fast: bool) -> None:
-    """The local demo: v1 stable, v2 promoted through the gate, a faulty v3 rolled back, a
-    prompt-blind v4 rolled back by its evaluation before any traffic."""
+    """The local demo: v1 stable, v2 evaluated, shadowed and promoted through the gate, a
+    faulty v3 rolled back, a prompt-blind v4 rolled back by its evaluation before any
+    traffic."""
     from dataclasses import replace
 
     from fragrance_dev.demo.scenario import PLANNED_LOCAL, DemoConfig, run
@@ -171,7 +172,7 @@ def demo(models: Path, out: Path, fast: bool) -> None:
         raise KeyboardInterrupt  # SIGTERM: the same clean stop as Ctrl-C
 
     signal.signal(signal.SIGTERM, stop)
-    config = DemoConfig(models_dir=models, evaluation=True)
+    config = DemoConfig(models_dir=models, evaluation=True, shadow=50)
     if fast:
         config = replace(config, step_interval="8s", analysis_interval="8s")
     try:

@@ -51,6 +51,7 @@ def test_demo_promotes_v2_rolls_back_v3_and_the_evaluation_stops_v4_and_loses_no
     assert "v2       Succeeded" in summary
     assert "v3       RolledBack" in summary
     assert "v4       RolledBack" in summary
+    assert "shadow: 50% of stable's requests mirrored" in output, "v2 had a shadow phase"
     assert " 0 lost" in summary, summary
     assert "NO-GO" in summary.splitlines()[3], "v3's rollback came from the gate"
     assert (tmp_path / "timeline.png").stat().st_size > 10_000

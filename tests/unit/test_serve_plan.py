@@ -283,3 +283,26 @@ def test_the_router_is_in_effect_only_once_its_replica_says_so() -> None:
     assert not in_effect({**live, "routes": {"stable": "/r-a", "canary": "/r-b"}}, deployed)
     assert not in_effect({**live, "weight": 5}, deployed)
     assert not in_effect(None, deployed), "no answer: not known to be in effect"
+
+
+def test_a_mirroring_router_keeps_its_mirror_and_sends_to_the_canary() -> None:
+    stable = build_for("v1")("r-a", "stable")
+    canary = build_for("v2")("r-b", "canary")
+    deployed = {
+        "r-a": stable,
+        "r-b": canary,
+        ROUTER: serve_app.router(ROUTER, UPSTREAM, "r-a", "r-b", 0),
+    }
+    mirrored = weighted(deployed, RELEASE, ROUTER, "img:v2", 0, UPSTREAM, mirror=20)
+    config = mirrored[ROUTER]["deployments"][0]["user_config"]
+    assert (config["weight"], config["mirror"]) == (0, 20)
+    live = {"weight": 0, "routes": {"stable": "/r-a", "canary": "/r-b"}}
+    assert not in_effect(live, mirrored[ROUTER]), "the replica does not mirror yet"
+    assert in_effect({**live, "mirror": 20}, mirrored[ROUTER])
+    shadowing = Rollout(phase="Progressing", stable_version="v1", stable_image="img:v1",
+                        canary_version="v2", canary_image="img:v2", mirror=20)  # fmt: skip
+    # The router mirrors to the canary: it is not idle, so nothing may remove or rebuild it.
+    kept = plan(mirrored, RELEASE, ROUTER, replace(shadowing, phase="RolledBack", mirror=0),
+                "img:v2", build_for("v2"), {}, UPSTREAM, {"r-a", "r-b", ROUTER})  # fmt: skip
+    assert "r-b" in kept
+    assert kept[ROUTER]["deployments"][0]["user_config"]["mirror"] == 20

@@ -49,6 +49,7 @@ class DemoConfig:
     min_requests_per_mode: int = 5
     rate: float = 25.0
     evaluation: bool = False  # evaluate each canary before its first step
+    shadow: int = 0  # percent of stable's requests mirrored to each canary before step 1
 
     @property
     def budget(self) -> float:
@@ -61,7 +62,8 @@ class DemoConfig:
         """
         step = max(parse_duration(self.step_interval), parse_duration(self.analysis_interval))
         allowance = PROMOTION_ALLOWANCE + (EVALUATION_ALLOWANCE if self.evaluation else 0.0)
-        return len(self.steps) * step * WINDOWS_PER_STEP + allowance
+        steps = len(self.steps) + (1 if self.shadow else 0)
+        return steps * step * WINDOWS_PER_STEP + allowance
 
 
 WINDOWS_PER_STEP = 4
@@ -116,6 +118,7 @@ def release_doc(
                 # 48 briefs of two CPU-bound versions.
                 "progressDeadline": "5m" if config.evaluation else "3m",
                 "evaluation": {"enabled": config.evaluation},
+                "shadow": {"percent": config.shadow, "duration": config.step_interval},
                 "analysis": {
                     "interval": config.analysis_interval,
                     "minRequests": config.min_requests,
@@ -194,7 +197,7 @@ def follow(
         gate = status.get("gate") or {}
         evaluation = status.get("evaluation") or {}
         key = (status.get("phase"), status.get("currentStep"), status.get("canaryWeight"),
-               gate.get("evaluatedAt"), status.get("pauseReason"),
+               gate.get("evaluatedAt"), status.get("pauseReason"), status.get("canaryMirror"),
                evaluation.get("evaluatedAt"))  # fmt: skip
         if status.get("canaryVersion") == version or status.get("stableVersion") == version:
             timeline.weights.append((time.time(), int(status.get("canaryWeight", 0))))
@@ -203,6 +206,8 @@ def follow(
             seen = key
             phase, weight = status.get("phase", "?"), status.get("canaryWeight", 0)
             line = f"  {version}: {phase:<11} weight {weight:>3}%  gate {gate.get('decision', '-')}"
+            if status.get("canaryMirror"):
+                line += f"  shadow: {status['canaryMirror']}% of stable's requests mirrored"
             if status.get("pauseReason"):
                 line += f" paused: {status['pauseReason']}"
             say(line)

@@ -58,16 +58,19 @@ def weighted(
     spec_image: str,
     wanted: int,
     upstream: str,
+    mirror: int = 0,
 ) -> dict[str, App]:
-    """The applications with the router sending ``wanted`` percent to the canary's slot.
+    """The applications with the router sending ``wanted`` percent to the canary's slot
+    (and mirroring ``mirror`` percent of stable's requests to it).
 
     Nothing goes there once the stable slot serves the spec: after a swap that slot holds
     the version being retired, and the rollout goes on asking for 100% until it sees the
     new stable Ready.
     """
     slot = roles(release, deployed.get(router_name))
-    split = 0 if image(deployed.get(slot.stable)) == spec_image else wanted
-    router = serve_app.router(router_name, upstream, slot.stable, slot.canary, split)
+    retired = image(deployed.get(slot.stable)) == spec_image
+    split, copied = (0, 0) if retired else (wanted, mirror)
+    router = serve_app.router(router_name, upstream, slot.stable, slot.canary, split, copied)
     return {**deployed, router_name: router}
 
 
@@ -132,7 +135,10 @@ def plan(
             del apps[name]
     deployed_weight = weight(router)
     split = 0 if swap else r.weight if deployed_weight is None else deployed_weight
-    apps[router_name] = serve_app.router(router_name, upstream, slot.stable, slot.canary, split)
+    copied = 0 if swap or router is None else int(router_config(router).get("mirror", 0))
+    apps[router_name] = serve_app.router(
+        router_name, upstream, slot.stable, slot.canary, split, copied
+    )
     return apps
 
 
@@ -146,7 +152,11 @@ def in_effect(live: Mapping[str, Any] | None, router: App | None) -> bool:
     if live is None or not config:
         return False
     routes = {"stable": config.get("stable"), "canary": config.get("canary")}
-    return live.get("routes") == routes and live.get("weight") == config.get("weight")
+    return (
+        live.get("routes") == routes
+        and live.get("weight") == config.get("weight")
+        and live.get("mirror", 0) == config.get("mirror", 0)
+    )
 
 
 def changed(before: Mapping[str, App], after: Mapping[str, App]) -> bool:
@@ -177,7 +187,8 @@ def _sends_to(router: App | None, name: str) -> bool:
     config = router_config(router)
     if config.get("stable") == f"/{name}":
         return True
-    return config.get("canary") == f"/{name}" and int(config.get("weight", 0)) > 0
+    carried = int(config.get("weight", 0)) > 0 or int(config.get("mirror", 0)) > 0
+    return config.get("canary") == f"/{name}" and carried
 
 
 def router_config(router: App | None) -> dict[str, Any]:

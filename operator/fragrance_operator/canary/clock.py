@@ -10,7 +10,7 @@ from fragrance_operator.canary.rollout import PauseReason, Plan, Rollout
 
 def weight_set(rollout: Rollout, at: float) -> Rollout | None:
     """The rollout once its weight was written at ``at`` (None: nothing new to record)."""
-    if rollout.weight == 0 or rollout.weight_set_at is not None:
+    if not rollout.carrying or rollout.weight_set_at is not None:
         return None
     return replace(rollout, weight_set_at=at)
 
@@ -24,7 +24,7 @@ def step_clock(rollout: Rollout) -> float | None:
 
 def analysis_due(rollout: Rollout, plan: Plan, now: float) -> bool:
     """Whether the gate must be evaluated before ``advance`` can decide this tick."""
-    if rollout.phase != "Progressing" or rollout.weight == 0 or rollout.promoting:
+    if rollout.phase != "Progressing" or not rollout.carrying or rollout.promoting:
         return False
     since = window_start(rollout)
     return since is not None and now - since >= plan.analysis_interval
@@ -33,7 +33,7 @@ def analysis_due(rollout: Rollout, plan: Plan, now: float) -> bool:
 def evaluation_due(rollout: Rollout, plan: Plan, now: float) -> bool:
     """Whether the canary's evaluation before traffic must run this tick (once its
     workload is ready: the caller knows that; again an analysis interval after the last)."""
-    waiting = rollout.phase == "Progressing" and rollout.canary_active and rollout.weight == 0
+    waiting = rollout.phase == "Progressing" and rollout.canary_active and not rollout.carrying
     if not (plan.evaluation and waiting) or rollout.evaluated or rollout.promoting:
         return False
     last = rollout.last_analysis_at
@@ -57,7 +57,7 @@ def quiet_until(rollout: Rollout, plan: Plan, now: float, resync: float) -> floa
     waiting for a track, and VRAM headroom while it holds the canary. ``resync`` bounds
     the wait, so the world is still converged (drift repaired) at least that often.
     """
-    waiting = rollout.promoting or (rollout.canary_active and rollout.weight == 0)
+    waiting = rollout.promoting or (rollout.canary_active and not rollout.carrying)
     if waiting or rollout.pause_reason == PauseReason.SCALE_UP_BLOCKED:
         return now
     if rollout.phase != "Progressing":

@@ -53,7 +53,7 @@ def judge_gate(b: Builder, plan: Plan, gate: Gate, now: float) -> None:
         count = r.nogo_count + 1
         b.set(nogo_count=count, inconclusive_streak=0)
         if count > plan.failure_limit:
-            rollback(b, "RolledBack", f"gate NO-GO at {r.weight}%{detail}")
+            rollback(b, "RolledBack", f"gate NO-GO {_where(r)}{detail}")
         else:
             b.emit("GateNoGo", f"NO-GO {count} of {plan.failure_limit} tolerated{detail}", True)
         return
@@ -61,7 +61,7 @@ def judge_gate(b: Builder, plan: Plan, gate: Gate, now: float) -> None:
         streak = r.inconclusive_streak + 1
         b.set(inconclusive_streak=streak)
         if streak < plan.inconclusive_limit:
-            b.emit(f"Gate{gate.decision.title()}", f"{gate.decision} at {r.weight}%{detail}", True)
+            b.emit(f"Gate{gate.decision.title()}", f"{gate.decision} {_where(r)}{detail}", True)
         elif gate.decision == "INCONCLUSIVE" and plan.on_inconclusive == "rollback":
             rollback(b, "RolledBack", f"gate INCONCLUSIVE {streak} times in a row{detail}")
         else:
@@ -73,9 +73,21 @@ def judge_gate(b: Builder, plan: Plan, gate: Gate, now: float) -> None:
         return
     b.set(inconclusive_streak=0)
     clock = step_clock(r)
-    if clock is None or now - clock < plan.step_interval:
+    least = plan.shadow_duration if r.mirror else plan.step_interval
+    if clock is None or now - clock < least:
         return
-    if r.step + 1 >= len(plan.steps):
+    if r.mirror:
+        b.set(
+            mirror=0,
+            shadowed=True,
+            weight=plan.steps[0],
+            step=0,
+            step_started_at=now,
+            last_analysis_at=None,
+            nogo_count=0,
+        )
+        b.emit("Progressing", f"shadow phase passed; step 1: {plan.steps[0]}% of traffic")
+    elif r.step + 1 >= len(plan.steps):
         begin_promotion(b, "all steps passed their gates")
     elif plan.manual_promotion and r.step + 2 == len(plan.steps):
         b.set(phase="Paused", pause_reason=PauseReason.AWAITING_PROMOTION)
@@ -90,3 +102,7 @@ def judge_gate(b: Builder, plan: Plan, gate: Gate, now: float) -> None:
             nogo_count=0,
         )
         b.emit("StepAdvanced", f"gate GO; step {step + 1}: {plan.steps[step]}% of traffic")
+
+
+def _where(r: Rollout) -> str:
+    return "in the shadow phase" if r.mirror else f"at {r.weight}%"

@@ -132,6 +132,8 @@ def _start(b: Builder, plan: Plan, now: float) -> None:
         pause_reason=None,
         promoting=False,
         evaluated=False,
+        mirror=0,
+        shadowed=False,
     )
     if restarted:
         b.emit("Restarted", f"spec changed mid-rollout: analysing {plan.version} from step 1")
@@ -168,7 +170,7 @@ def _progress(b: Builder, plan: Plan, obs: Observation) -> None:
         where = f"step {r.step + 1} ({r.weight}%)" if r.weight else "waiting for the canary"
         rollback(b, "Failed", f"no progress at {where} within the progress deadline")
         return
-    if r.weight == 0:
+    if not r.carrying:
         if not obs.canary_ready:
             return
         if plan.evaluation and not r.evaluated:
@@ -176,6 +178,14 @@ def _progress(b: Builder, plan: Plan, obs: Observation) -> None:
                 judge_evaluation(b, plan, obs.evaluation, obs.now)
             if not b.rollout.evaluated:
                 return
+        if plan.shadow_percent and not r.shadowed:
+            b.set(mirror=plan.shadow_percent, step_started_at=obs.now, last_analysis_at=None)
+            b.emit(
+                "Shadowing",
+                f"canary ready; {plan.shadow_percent}% of stable's requests mirrored to it, "
+                "its answers discarded",
+            )
+            return
         b.set(weight=plan.steps[0], step=0, step_started_at=obs.now, last_analysis_at=None)
         b.emit("Progressing", f"canary ready; step 1: {plan.steps[0]}% of traffic")
         return

@@ -48,6 +48,8 @@ class Plan:
     manual_promotion: bool = False
     suspend: bool = False
     evaluation: bool = False  # evaluate the canary before its first step
+    shadow_percent: int = 0  # mirror this share of stable's requests before the first step
+    shadow_duration: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,13 @@ class Rollout:
     pause_reason: PauseReason | None = None
     promoting: bool = False
     evaluated: bool = False  # the canary passed its evaluation before traffic
+    mirror: int = 0  # percent of stable's requests mirrored to the canary (shadow phase)
+    shadowed: bool = False  # the shadow phase is over
+
+    @property
+    def carrying(self) -> bool:
+        """The canary takes requests: a share of users', or mirrored ones."""
+        return self.weight > 0 or self.mirror > 0
 
     @property
     def canary_active(self) -> bool:

@@ -65,6 +65,8 @@ def plan_from_spec(spec: FragranceReleaseSpec) -> Plan:
         manual_promotion=canary.manual_promotion,
         suspend=spec.suspend,
         evaluation=canary.evaluation.enabled,
+        shadow_percent=canary.shadow.percent,
+        shadow_duration=parse_duration(canary.shadow.duration),
     )
 
 
@@ -91,6 +93,8 @@ def rollout_from_status(status: FragranceReleaseStatus | None) -> Rollout:
         pause_reason=PauseReason(status.pause_reason) if status.pause_reason else None,
         promoting=status.promoting,
         evaluated=_evaluated(status),
+        mirror=status.canary_mirror,
+        shadowed=status.shadowed,
     )
 
 
@@ -188,6 +192,8 @@ def status_body(
         "canaryImage": r.canary_image,
         "canaryHash": r.canary_hash,
         "canaryWeight": r.weight,
+        "canaryMirror": r.mirror,
+        "shadowed": r.shadowed,
         "currentStep": r.step,
         "stepStartedAt": timestamp(r.step_started_at) if r.step_started_at else None,
         "weightSetAt": timestamp(r.weight_set_at) if r.weight_set_at else None,

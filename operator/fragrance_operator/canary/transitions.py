@@ -24,7 +24,8 @@ class Builder:
         self.events.append(Event(reason, message, warning))
 
     def done(self, action_consumed: bool = False) -> Transition:
-        if self.rollout.weight != self.before.weight:
+        now, before = self.rollout, self.before
+        if (now.weight, now.mirror) != (before.weight, before.mirror):
             # A new weight is not in the data plane until the converge after this write.
             self.set(weight_set_at=None)
         return Transition(self.rollout, tuple(self.events), self.finished, action_consumed)
@@ -37,6 +38,7 @@ def begin_promotion(b: Builder, why: str) -> None:
         pause_reason=None,
         promoting=True,
         weight=100,
+        mirror=0,
         stable_version=r.canary_version,
         stable_image=r.canary_image,
         stable_hash=r.canary_hash,
@@ -54,6 +56,6 @@ def finish_promotion(b: Builder) -> None:
 def rollback(b: Builder, outcome: Outcome, reason: str) -> None:
     r = b.rollout
     phase: Phase = "Failed" if outcome == "Failed" else "RolledBack"
-    b.set(phase=phase, weight=0, promoting=False, pause_reason=None)
+    b.set(phase=phase, weight=0, mirror=0, promoting=False, pause_reason=None)
     b.finished = Finished(r.canary_version or "", outcome, reason)
     b.emit(outcome if outcome != "Aborted" else "Aborted", reason, True)

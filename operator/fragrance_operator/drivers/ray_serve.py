@@ -155,13 +155,17 @@ class RayServeDriver:
         return True  # the router is the operator's own
 
     # --- writing ---------------------------------------------------------------------
-    def set_weight(self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int) -> bool:
-        """Only the router's weight; the applications follow in :meth:`converge`."""
+    def set_weight(
+        self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int, mirror: int = 0
+    ) -> bool:
+        """Only the router's weight (and mirror); the applications follow in :meth:`converge`."""
         name, router = release["metadata"]["name"], self._router(release)
         target = self._target(release)
         with _LOCK:
             deployed = _configs(target.apps.applications())
-            apps = serve_plan.weighted(deployed, name, router, spec.image, weight, target.upstream)
+            apps = serve_plan.weighted(
+                deployed, name, router, spec.image, weight, target.upstream, mirror
+            )
             if deployed.get(router) and serve_plan.same(deployed[router], apps[router]):
                 return False
             self._put(target, list(apps.values()))

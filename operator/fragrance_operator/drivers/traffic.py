@@ -111,8 +111,11 @@ class TrafficWriter:
     def __init__(self, kube: Kube, cache: WrittenCache) -> None:
         self.kube, self.cache = kube, cache
 
-    def set_weight(self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int) -> bool:
-        """True when a write happened (the weight changed or a resync was due)."""
+    def set_weight(
+        self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int, mirror: int = 0
+    ) -> bool:
+        """True when a write happened (the weight changed or a resync was due). ``mirror``:
+        only the rayServe provider mirrors; the API refuses a shadow phase elsewhere."""
         meta = release["metadata"]
         key = ("traffic", meta["namespace"], meta["name"], meta.get("uid", ""))
         value = [spec.traffic.to_wire(), weight]

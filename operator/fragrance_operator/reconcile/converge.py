@@ -32,7 +32,7 @@ def converge(
     # Traffic first: weight 0 must land before the canary goes away.
     in_place = True
     try:
-        traffic.set_weight(raw, spec, r.weight)
+        traffic.set_weight(raw, spec, r.weight, r.mirror)
         if decided is not None:
             cause = "rollback" if r.weight == 0 else "advance"
             metrics.WEIGHT_CHANGE_SECONDS.labels(cause).observe(time.perf_counter() - decided)
