@@ -59,22 +59,24 @@ def main() -> None:
     with LocalRay(dashboard, port, work / "ray.log") as ray:
         rest = ray.rest()
 
-        def deploy(canary: FragranceReleaseSpec) -> None:
+        def deploy(canary: FragranceReleaseSpec, canary_name: str) -> None:
+            # Each canary a fresh application, as a new version is: a cache of its own.
             apps = []
-            for slot, spec in (("stable", _spec("v1")), ("canary", canary)):
-                name = f"bench-{slot}"
+            for name, slot, spec in (("bench-stable", "stable", _spec("v1")),
+                                     (canary_name, "canary", canary)):  # fmt: skip
                 appargs = release_args("bench", name, spec, str(args.models.resolve()), str(work))
                 faults = {m.name: m.faults.to_wire() if m.faults else {} for m in spec.models}
                 apps.append(application(name, f"/{name}", appargs, None, faults, slot))
             rest.deploy(deploy_config(apps, "127.0.0.1", port))
             rest.wait_running([app["name"] for app in apps])
 
-        for label, canary in (
-            ("good canary", _spec("v2")),
-            ("prompt-blind canary", _spec("v2", True)),
-        ):
-            deploy(canary)
-            urls = {track: f"{base}/bench-{track}/v1/brief" for track in ("canary", "stable")}
+        runs = (("good canary", _spec("v2")), ("prompt-blind canary", _spec("v2", True)))
+        for number, (label, canary) in enumerate(runs):
+            deploy(canary, f"bench-canary-{number}")
+            urls = {
+                "canary": f"{base}/bench-canary-{number}/v1/brief",
+                "stable": f"{base}/bench-stable/v1/brief",
+            }
             started = time.perf_counter()
             verdict = evaluate_set(
                 urls, list(DEFAULT_SET), canary.canary.evaluation, latency_budgets(canary)
