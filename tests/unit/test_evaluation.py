@@ -129,3 +129,18 @@ def test_the_evaluation_survives_a_restart_through_status_and_a_new_canary_clear
     restarted = run(r, v3, 20)
     cleared = status_body(restarted, generation=2, now=20, previous=status)
     assert cleared["evaluation"] is None
+
+
+def _astray(index: int) -> Answer:
+    """A valid, distinct brief that ignores its prompt."""
+    brief = {"description": f"Something else, number {index}.", "notes": ["oud"],
+             "families": ["leather"], "intensity": 50, "longevity": "long"}  # fmt: skip
+    return Answer(200, brief, seconds=0.4, mode=DEFAULT_SET[index].mode or "")
+
+
+def test_adherence_fails_only_when_worse_than_stable_beyond_chance() -> None:
+    # One small model against itself in a demo run: 0.21 against 0.44 on 24 prompts.
+    stable = [_following(i) if i % 24 < 10 else _astray(i) for i in range(24)]
+    canary = [_following(i) if i % 24 < 5 else _astray(i) for i in range(24)]
+    assert _checks(canary, stable)["evaluation.adherence"] == "GO"
+    assert _checks([_astray(i) for i in range(24)])["evaluation.adherence"] == "NO-GO"

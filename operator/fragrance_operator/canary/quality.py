@@ -4,7 +4,8 @@ prompts → per-check results and a decision, as the gate's are.
 Checks: the share of valid briefs without a fallback (NO-GO), JSON-guard retries per answer
 (WARNING), client-side p95 per mode against the gate's budgets (WARNING: an idle canary's
 latency says little of a loaded one), and quality against stable on the same prompts (NO-GO):
-prompt adherence (the asked-for families all named, one of the asked-for notes named) and
+prompt adherence (the asked-for families all named, one of the asked-for notes named; worse
+than stable's beyond the tolerance at 95%, as the rates' comparisons are judged) and
 diversity (distinct briefs over distinct prompts: a model that answers one brief whatever
 it is asked scores 1/n).
 """
@@ -18,9 +19,11 @@ from typing import Any
 
 from fragrance_api.evaluation import EvaluationPrompt, EvaluationSpec
 
+from .compare import difference_bounds
 from .gate import CheckResult, Severity, Verdict, decide
 
 PREFIX = "evaluation."
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -69,14 +72,13 @@ def adherence(item: EvaluationPrompt, brief: Mapping[str, Any]) -> float | None:
     return sum(parts) / len(parts) if parts else None
 
 
-def mean_adherence(items: Sequence[EvaluationPrompt], answers: Sequence[Answer]) -> float | None:
-    scores = [
+def adherence_scores(items: Sequence[EvaluationPrompt], answers: Sequence[Answer]) -> list[float]:
+    return [
         score
         for item, answer in zip(items, answers, strict=True)
         if answer.valid and answer.brief is not None
         if (score := adherence(item, answer.brief)) is not None
     ]
-    return sum(scores) / len(scores) if scores else None
 
 
 def diversity(items: Sequence[EvaluationPrompt], answers: Sequence[Answer]) -> float | None:
@@ -126,17 +128,37 @@ def score(
         name = f"{PREFIX}latencyP95/{mode}"
         results.append(_bound(name, "WARNING", p95(seconds), budget, False, len(seconds)))
     stable_ok = reached["stable"] >= spec.min_answered * n
-    for name, measure in (("adherence", mean_adherence), ("diversity", diversity)):
-        mine, theirs = measure(items, canary), measure(items, stable) if stable_ok else None
-        full = PREFIX + name
-        if mine is None or theirs is None:
-            whose = "stable" if mine is not None else "canary"
-            message = f"{full}: no valid {whose} answers to score"
-            results.append(CheckResult(full, "INCONCLUSIVE", mine, None, message, n, theirs))
-            continue
-        floor = theirs - spec.quality_tolerance
-        results.append(_bound(full, "NO-GO", mine, floor, True, n, theirs))
+    ours, theirs = adherence_scores(items, canary), adherence_scores(items, stable)
+    results.append(_adherence(ours, theirs if stable_ok else [], spec.quality_tolerance))
+    mine, its = diversity(items, canary), diversity(items, stable) if stable_ok else None
+    full = PREFIX + "diversity"
+    if mine is None or its is None:
+        message = f"{full}: no valid {'stable' if mine is not None else 'canary'} answers"
+        results.append(CheckResult(full, "INCONCLUSIVE", mine, None, message, n, its))
+    else:
+        floor = its - spec.quality_tolerance
+        results.append(_bound(full, "NO-GO", mine, floor, True, n, its))
     return decide(CHECKS, results, reached["canary"], 1)
+
+
+def _adherence(ours: list[float], theirs: list[float], tolerance: float) -> CheckResult:
+    """NO-GO only when the canary's adherence is below stable's by more than ``tolerance``
+    at CONFIDENCE: a small model follows a prompt now and then, and two dozen prompts
+    differ by chance by as much as the tolerance (0.21 against 0.44 in a demo run of one
+    model against itself)."""
+    name = PREFIX + "adherence"
+    if not ours or not theirs:
+        message = f"{name}: no valid {'stable' if ours else 'canary'} answers to score"
+        return CheckResult(name, "INCONCLUSIVE", message=message)
+    mine, its = sum(ours) / len(ours), sum(theirs) / len(theirs)
+    low, _ = difference_bounds(sum(theirs), len(theirs), sum(ours), len(ours), CONFIDENCE)
+    floor = its - tolerance
+    if low <= tolerance:
+        return CheckResult(name, "GO", mine, floor, "", len(ours), its)
+    message = (
+        f"{name} {mine:.3g} below stable's {its:.3g} by more than {tolerance:g} at {CONFIDENCE:.0%}"
+    )
+    return CheckResult(name, "NO-GO", mine, floor, message, len(ours), its)
 
 
 def _bound(
