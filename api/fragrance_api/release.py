@@ -18,6 +18,7 @@ from .base import (
 )
 from .canary import CanarySpec
 from .modes import Mode
+from .notifications import NotificationTarget
 from .release_status import FragranceReleaseStatus
 from .workload import PodTemplate
 
@@ -244,6 +245,12 @@ class FragranceReleaseSpec(KubeModel):
             field_path=".models",
         ),
         Rule(
+            cel=None,  # x-kubernetes-list-type: map
+            message="notification target names must be unique",
+            check=lambda s: unique(s.notifications, "name"),
+            field_path=".notifications",
+        ),
+        Rule(
             cel="self.models.all(m, self.models.filter(n, n.mode == m.mode).size() == 1)",
             message="each mode may be served by one model at most",
             check=lambda s: len({m.mode for m in s.models}) == len(s.models),
@@ -292,6 +299,17 @@ class FragranceReleaseSpec(KubeModel):
     scaling: ScalingSpec = section(ScalingSpec, "Autoscaling bounds and the VRAM headroom rule.")
     suspend: bool = Field(
         default=False, description="When true, the rollout holds where it is until unset."
+    )
+    notifications: list[NotificationTarget] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Where the rollout's transitions are announced; delivery is retried with "
+        "backoff and never delays or fails the rollout.",
+        json_schema_extra={
+            "default": [],
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
     )
 
 

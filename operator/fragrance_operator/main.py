@@ -22,10 +22,12 @@ from fragrance_api.crd import GROUP, VERSION
 from fragrance_operator.adapters import metrics
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.leadership import LeaderElector
+from fragrance_operator.adapters.notifier import Attempts, Notifier
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_operator.adapters.ray_serve import ServeREST
 from fragrance_operator.builders import objects
 from fragrance_operator.drivers.ray_serve import RayServeDriver
+from fragrance_operator.drivers.records import DecisionLog
 from fragrance_operator.handlers import admission, release, tuning
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.settings import OperatorSettings, Ticks
@@ -78,8 +80,17 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     memo.settings = config = OperatorSettings()
     kube = Kube()
+    attempts = Attempts(
+        config.notification_attempts,
+        config.notification_backoff,
+        timeout=config.notification_timeout,
+    )
     memo.context = Context(
-        kube=kube, prometheus=Prometheus(config.prometheus_url), ray=_ray_driver(config, kube)
+        kube=kube,
+        prometheus=Prometheus(config.prometheus_url),
+        notifier=Notifier(kube, attempts),
+        records=DecisionLog(kube),
+        ray=_ray_driver(config, kube),
     )
     memo.elector = LeaderElector(
         kube.api, config.lease_namespace, "fragrance-operator", config.lease_seconds
@@ -118,13 +129,14 @@ def _ray_driver(config: OperatorSettings, kube: Kube) -> RayServeDriver:
 
 
 @kopf.on.cleanup()
-def cleanup(memo: kopf.Memo, **_: Any) -> None:
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if (election := memo.get("election")) is not None:
         election.cancel()
     if (elector := memo.get("elector")) is not None:
         elector.release()
     if (context := memo.get("context")) is not None:
         context.prometheus.close()
+        await context.notifier.close()
 
 
 @kopf.index("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": MANAGER})

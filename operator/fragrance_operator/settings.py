@@ -72,6 +72,19 @@ class OperatorSettings(Ticks):
         default="checkpoints", description="The PPO workers' checkpoints, as Serve apps see them."
     )
 
+    notification_attempts: int = Field(
+        default=6, ge=1, le=20, description="Delivery attempts of each notification."
+    )
+    notification_backoff: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds before a notification's first retry; doubled each retry, at most 30.",
+    )
+    notification_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds each notification request may take."
+    )
+
     @model_validator(mode="after")
     def _webhook_needs_tls(self) -> OperatorSettings:
         if self.webhook_port and not (self.webhook_cert and self.webhook_key):

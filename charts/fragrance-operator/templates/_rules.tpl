@@ -20,4 +20,11 @@
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
   verbs: [get, list, watch, create, patch, update, delete]
+{{- with .Values.notifications.secretNames }}
+# Notification URLs: get, by name, only the Secrets listed in notifications.secretNames.
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: {{ toJson . }}
+  verbs: [get]
+{{- end }}
 {{- end -}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any, cast
 
 from kubernetes import client, config
@@ -63,6 +64,17 @@ class Kube:
             namespace=namespace, field_selector=field_selector or None
         )
         return [item.to_dict() for item in found.items]
+
+    def watch(
+        self, api_version: str, kind: str, namespace: str, name: str, seconds: int
+    ) -> Iterator[dict[str, Any]]:
+        """One object's changes (the object as it is now, first) for up to ``seconds``."""
+        stream = self._resource(api_version, kind).watch(
+            namespace=namespace, field_selector=f"metadata.name={name}", timeout=seconds
+        )
+        for event in stream:
+            if event["type"] in ("ADDED", "MODIFIED"):
+                yield event["raw_object"]
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         resource = self._resource(obj["apiVersion"], obj["kind"])

@@ -78,6 +78,18 @@ API_REQUESTS = Counter(
     ["verb"],
     registry=REGISTRY,
 )
+NOTIFICATIONS = Counter(
+    "fragrance_notifications",
+    "Notifications by target and result: delivered, or failed once every attempt failed.",
+    [*_LABELS, "target", "result"],
+    registry=REGISTRY,
+)
+NOTIFICATION_RETRIES = Counter(
+    "fragrance_notification_retries",
+    "Delivery attempts that failed and were tried again.",
+    [*_LABELS, "target"],
+    registry=REGISTRY,
+)
 RECONCILE_ERRORS = Counter(
     "fragrance_reconcile_errors", "Reconcile ticks that raised.", _LABELS, registry=REGISTRY
 )

@@ -19,6 +19,7 @@ from fragrance_api.base import parse_duration
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import HISTORY_LIMIT, FragranceReleaseStatus
 from fragrance_operator.canary.capacity import Capacity
+from fragrance_operator.canary.delivery import Delivery
 from fragrance_operator.canary.gate import Verdict
 from fragrance_operator.canary.machine import Finished, PauseReason, Plan, Rollout
 from fragrance_operator.canary.serving import Serving
@@ -180,6 +181,7 @@ def status_body(
     capacity: Capacity | None = None,
     serving: Serving | None = None,
     evaluation: Evaluated | None = None,
+    delivery: Delivery | None = None,
 ) -> dict[str, Any]:
     """The whole status to write (a merge patch that sets every field the operator owns)."""
     body: dict[str, Any] = {
@@ -214,6 +216,16 @@ def status_body(
         old = {c.get("type", ""): c for c in previous_conditions}
         values = (serving.ready, serving.reason, serving.message)
         body["conditions"].append(condition("ServingReady", *values, generation, now, old))
+    if delivery is not None:
+        old = {c.get("type", ""): c for c in previous_conditions}
+        values = (delivery.delivered, delivery.reason, delivery.message)
+        body["conditions"].append(
+            condition("NotificationsDelivered", *values, generation, now, old)
+        )
+    else:  # nothing sent since the operator started: the last result stands
+        body["conditions"] += [
+            c for c in previous_conditions if c.get("type") == "NotificationsDelivered"
+        ]
     if verdict is not None:
         body["gate"] = gate_body(verdict, now)
     elif previous and previous.gate and r.canary_version not in (None, previous.canary_version):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fragrance_operator.adapters.kubernetes import Kube
+from fragrance_operator.adapters.notifier import Notifier
 from fragrance_operator.adapters.prometheus import Prometheus
 from fragrance_operator.drivers.deployments import WrittenCache
 from fragrance_operator.drivers.ray_serve import RayServeDriver
+from fragrance_operator.drivers.records import DecisionLog
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -16,6 +18,8 @@ Key = tuple[str, str]  # (namespace, name)
 class Context:
     kube: Kube
     prometheus: Prometheus
+    notifier: Notifier
+    records: DecisionLog
     written: WrittenCache = field(default_factory=WrittenCache)
     ray: RayServeDriver | None = None  # the rayServe provider, when configured
     autoscale_due: dict[Key, float] = field(default_factory=dict)
@@ -25,3 +29,5 @@ class Context:
     def forget(self, key: Key) -> None:
         self.autoscale_due.pop(key, None)
         self.quiet.pop(key, None)
+        self.notifier.forget(*key)
+        self.records.forget(*key)

@@ -10,6 +10,7 @@ from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.canary import status as codec
 from fragrance_operator.canary.autoscale import Sizing
 from fragrance_operator.canary.capacity import Capacity
+from fragrance_operator.canary.delivery import Delivery
 from fragrance_operator.canary.gate import Verdict
 from fragrance_operator.canary.machine import (
     Action,
@@ -38,6 +39,7 @@ class Observed:
     decided_at: float = 0.0  # perf_counter when the gate decided (the weight-change timer)
     serving: Serving | None = None  # the platform's readiness, where it has one (RayService)
     evaluation: Evaluated | None = None  # the evaluation before traffic, when one ran
+    delivery: Delivery | None = None  # the notifications' last results, when any were sent
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ def decide(
     reason_now = capacity.reason if capacity else "NoScaleUpPending"
     _, serving_reason = _condition(previous, "ServingReady")
     serving = seen.serving
+    _, delivery_reason = _condition(previous, "NotificationsDelivered")
+    delivery = seen.delivery
     changed = (
         new != rollout
         or seen.verdict is not None
@@ -93,6 +97,7 @@ def decide(
         or (reason_before or "NoScaleUpPending") != reason_now
         or sizing.body is not None
         or (serving is not None and serving.reason != serving_reason)
+        or (delivery is not None and delivery.reason != delivery_reason)
     )
     clear = raw_action is not None and (transition.action_consumed or action is None)
     notices: list[Event] = []
@@ -110,6 +115,7 @@ def decide(
         capacity=capacity,
         serving=serving,
         evaluation=seen.evaluation,
+        delivery=delivery,
     )
     if sizing.body is not None:
         status["autoscaling"] = sizing.body or None

@@ -79,6 +79,7 @@ async def observe(
         time.perf_counter(),
         serving,
         evaluated,
+        ctx.notifier.delivery(namespace, name) if spec.notifications else None,
     )
 
 

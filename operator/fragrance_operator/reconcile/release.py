@@ -24,6 +24,7 @@ from fragrance_operator.canary.machine import quiet_until, weight_set
 from fragrance_operator.drivers.deployments import DeploymentDriver, DeploymentLookup
 from fragrance_operator.drivers.ray_serve import NO_RAY
 from fragrance_operator.drivers.traffic import TrafficWriter
+from fragrance_operator.reconcile.announce import announce
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.converge import converge
 from fragrance_operator.reconcile.decide import decide, parse_action
@@ -104,6 +105,7 @@ async def tick(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = 
             ctx.kube.patch_release_status, namespace, name, stamp, version
         )
         new = confirmed
+    await announce(ctx, raw, spec, plan, rollout, decision, seen, previous, bound)
     if in_place and version is not None and not spec.scaling.autoscale and raw_action is None:
         until = quiet_until(new, plan, time.time(), QUIET_RESYNC)
         ctx.quiet[(namespace, name)] = (version, until)

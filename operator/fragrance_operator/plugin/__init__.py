@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from fragrance_api.crd import ACTION_ANNOTATION, API_VERSION
+from fragrance_operator.plugin import views
 
 ACTIONS = ("promote", "abort", "pause", "resume", "retry")
 
@@ -38,65 +39,48 @@ def main() -> None:
 _namespace = click.option("--namespace", "-n", default="default", show_default=True)
 
 
+_output = click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+
+
 @main.command()
 @click.argument("name")
 @_namespace
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def status(name: str, namespace: str, output: str) -> None:
+@_output
+@click.option("-w", "--watch", is_flag=True, help="Redraw on every change, until interrupted.")
+@click.option(
+    "--timeout", type=float, default=0, help="With --watch: stop after these seconds (0: never)."
+)
+def status(name: str, namespace: str, output: str, watch: bool, timeout: float) -> None:
     """Where a rollout stands: phase, step, weight, the last gate and the history."""
-    release = _release(namespace, name)
-    st = release.get("status") or {}
+    kube = _kube()
+    release = _release(namespace, name, kube)
     if output == "json":
-        click.echo(json.dumps(st, indent=2))
+        click.echo(json.dumps(release.get("status") or {}, indent=2))
         return
-    steps = release["spec"].get("canary", {}).get("steps", [])
-    click.echo(f"{namespace}/{name}: {st.get('phase', 'Pending')}")
-    click.echo(f"  stable  {st.get('stableVersion') or '-'}")
-    canary = st.get("canaryVersion") or "-"
-    step = st.get("currentStep", 0)
-    click.echo(
-        f"  canary  {canary}  weight {st.get('canaryWeight', 0)}%  "
-        f"step {step + 1}/{len(steps)} {steps}"
-    )
-    if st.get("pauseReason"):
-        click.echo(f"  paused  {st['pauseReason']}")
-    for condition in st.get("conditions", []):
-        message = f" - {condition['message']}" if condition.get("message") else ""
-        click.echo(
-            f"  {condition['type']:<12}{condition['status']:<6}{condition['reason']}{message}"
-        )
-    evaluation = st.get("evaluation")
-    if evaluation:
-        took = f" in {evaluation['seconds']:.1f}s" if evaluation.get("seconds") else ""
-        click.echo(
-            f"  evaluation  {evaluation['decision']} of {evaluation['version']} before any "
-            f"traffic{took}"
-        )
-        _checks(evaluation.get("checks", []))
-    gate = st.get("gate")
-    if gate:
-        click.echo(f"  gate    {gate['decision']} at {gate.get('evaluatedAt', '?')}")
-        _checks(gate.get("checks", []))
-    for entry in st.get("history", [])[-5:]:
-        click.echo(f"  history {entry['version']}: {entry['outcome']} ({entry.get('reason', '')})")
+    if not watch:
+        click.echo("\n".join(views.status_lines(release)))
+        return
+    from fragrance_operator.plugin.watch import follow
+
+    follow(kube, release, timeout)
 
 
-def _checks(checks: list[dict[str, Any]]) -> None:
-    click.echo(
-        f"    {'RESULT':<13}{'CHECK':<30}{'VALUE':<10}{'LIMIT':<10}{'STABLE':<10}{'N':<7}WHY"
-    )
-    for check in checks:
-        value, limit, stable, n = (
-            _number(check.get(key)) for key in ("value", "threshold", "stableValue", "sample")
-        )
-        click.echo(
-            f"    {check['result']:<13}{check['name']:<30}{value:<10}{limit:<10}{stable:<10}"
-            f"{n:<7}{check['message']}"
-        )
+@main.command()
+@click.argument("name")
+@_namespace
+@_output
+@click.option("--version", help="Only this version's rollouts.")
+def history(name: str, namespace: str, output: str, version: str | None) -> None:
+    """Every gate decision of the release's last rollouts, with the numbers behind it."""
+    from fragrance_operator.builders.records import decision_log_name, read_decision_log
 
-
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
+    kube = _kube()
+    _release(namespace, name, kube)
+    log = read_decision_log(kube.get("v1", "ConfigMap", namespace, decision_log_name(name)))
+    if output == "json":
+        click.echo(json.dumps(log, indent=2))
+        return
+    click.echo("\n".join(views.history_lines(log, version)))
 
 
 def _act(action: str) -> Any:

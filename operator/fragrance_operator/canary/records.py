@@ -1,0 +1,79 @@
+"""Decision records: every gate evaluation of a rollout, with its numbers, kept per rollout.
+
+The log is plain data (the JSON kept in the release's ``<name>-decisions`` ConfigMap); these
+functions only compute its next value, bounded so that it always fits in one ConfigMap.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fragrance_operator.canary.gate import Verdict
+from fragrance_operator.canary.rollout import Rollout
+
+ROLLOUTS_KEPT = 5
+DECISIONS_KEPT = 100  # per rollout: the newest (a paused rollout can be judged for hours)
+MESSAGE_CHARS = 240
+Log = dict[str, Any]  # {"rollouts": [{version, startedAt, outcome, reason, finishedAt, decisions}]}
+Kind = Literal["evaluation", "shadow", "gate"]
+
+
+def decision_record(
+    kind: Kind,
+    judged: Rollout,
+    verdict: Verdict,
+    *,
+    at: str,
+    window: float | None,
+    applied: tuple[str, ...],
+) -> dict[str, Any]:
+    """One evaluation: where the canary stood when judged, the verdict, and what followed."""
+    return {
+        "at": at,
+        "kind": kind,
+        "step": judged.step,
+        "weight": judged.weight,
+        **({"mirror": judged.mirror} if judged.mirror else {}),
+        **({"windowSeconds": window} if window is not None else {}),
+        "decision": verdict.decision,
+        "summary": verdict.summary[:MESSAGE_CHARS],
+        "applied": list(applied),
+        "checks": [
+            {
+                key: value
+                for key, value in (
+                    ("name", c.name),
+                    ("value", c.value),
+                    ("threshold", c.threshold),
+                    ("stableValue", c.stable_value),
+                    ("sample", c.sample),
+                    ("result", c.result),
+                    # A GO check's message repeats its numbers: only the others keep theirs.
+                    ("message", c.message[:MESSAGE_CHARS] if c.result != "GO" else None),
+                )
+                if value is not None
+            }
+            for c in verdict.checks
+        ],
+    }
+
+
+def with_decision(log: Log, version: str, at: str, record: dict[str, Any]) -> Log:
+    """``log`` with ``record`` added to ``version``'s rollout (a new one when the newest is
+    another version's or is finished)."""
+    rollouts = [dict(r) for r in log.get("rollouts", [])]
+    if not rollouts or rollouts[-1]["version"] != version or rollouts[-1].get("outcome"):
+        rollouts.append({"version": version, "startedAt": at, "decisions": []})
+    current = rollouts[-1]
+    current["decisions"] = [*current["decisions"], record][-DECISIONS_KEPT:]
+    return {"rollouts": rollouts[-ROLLOUTS_KEPT:]}
+
+
+def with_outcome(log: Log, version: str, outcome: str, reason: str, at: str) -> Log:
+    """``log`` with ``version``'s open rollout closed; one with no decisions (e.g. rolled back
+    by hand before any gate) is recorded too, so history has one entry per rollout."""
+    rollouts = [dict(r) for r in log.get("rollouts", [])]
+    if not rollouts or rollouts[-1]["version"] != version or rollouts[-1].get("outcome"):
+        rollouts.append({"version": version, "startedAt": at, "decisions": []})
+    rollouts[-1].update(outcome=outcome, reason=reason[:MESSAGE_CHARS], finishedAt=at)
+    return {"rollouts": rollouts[-ROLLOUTS_KEPT:]}

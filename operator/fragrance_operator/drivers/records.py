@@ -1,0 +1,40 @@
+"""Keeps each release's decision records in its ``<name>-decisions`` ConfigMap.
+
+The log is read once per release (after a restart, from the ConfigMap) and then kept here;
+each change is one server-side apply of the whole ConfigMap (bounded well under 1 MiB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fragrance_operator.adapters.kubernetes import Kube
+from fragrance_operator.builders.records import (
+    decision_log_config_map,
+    decision_log_name,
+    read_decision_log,
+)
+
+Log = dict[str, Any]
+
+
+class DecisionLog:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self._logs: dict[tuple[str, str, str], Log] = {}  # (namespace, name, uid)
+
+    def update(self, release: dict[str, Any], change: Callable[[Log], Log]) -> None:
+        meta = release["metadata"]
+        key = (meta["namespace"], meta["name"], meta.get("uid", ""))
+        log = self._logs.get(key)
+        if log is None:
+            found = self.kube.get("v1", "ConfigMap", key[0], decision_log_name(key[1]))
+            log = read_decision_log(found)
+        log = change(log)
+        self.kube.apply(decision_log_config_map(release, log))
+        self._logs[key] = log
+
+    def forget(self, namespace: str, name: str) -> None:
+        for key in [k for k in self._logs if k[:2] == (namespace, name)]:
+            del self._logs[key]

@@ -1,0 +1,109 @@
+"""After a tick's decision is written and converged: its decision record kept, its
+transitions announced. Neither may delay or fail the rollout: a record that cannot be
+written is logged, a notice is only queued here (the notifier delivers it later)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from fragrance_api.release import FragranceReleaseSpec
+from fragrance_api.release_status import FragranceReleaseStatus
+from fragrance_operator.builders.notifications import build_notices
+from fragrance_operator.canary import records
+from fragrance_operator.canary import status as codec
+from fragrance_operator.canary.gate import Verdict
+from fragrance_operator.canary.machine import Plan, Rollout
+from fragrance_operator.reconcile.context import Context
+from fragrance_operator.reconcile.decide import Decision, Observed
+
+# Transitions that end a rollout → the outcome its record keeps (as status.history does).
+OUTCOMES = {
+    "Promoted": "Succeeded",
+    "RolledBack": "RolledBack",
+    "Failed": "Failed",
+    "Aborted": "Aborted",
+}
+
+
+async def announce(
+    ctx: Context,
+    raw: dict[str, Any],
+    spec: FragranceReleaseSpec,
+    plan: Plan,
+    judged: Rollout,
+    decision: Decision,
+    seen: Observed,
+    previous: FragranceReleaseStatus | None,
+    bound: Any,
+) -> None:
+    at = codec.timestamp(seen.now)
+    verdict, kind = _judged(seen, judged)
+    new = decision.rollout
+    version = new.canary_version or judged.canary_version or plan.version
+    changes: list[Callable[[records.Log], records.Log]] = []
+    if verdict is not None and kind is not None:
+        applied = tuple(e.reason for e in decision.events)
+        window = plan.analysis_interval if kind != "evaluation" else None
+        record = records.decision_record(
+            kind, judged, verdict, at=at, window=window, applied=applied
+        )
+        changes.append(partial(records.with_decision, version=version, at=at, record=record))
+    for event in decision.events:
+        if (outcome := OUTCOMES.get(event.reason)) is not None:
+            changes.append(
+                partial(
+                    records.with_outcome,
+                    version=version,
+                    outcome=outcome,
+                    reason=event.message,
+                    at=at,
+                )
+            )
+    for change in changes:
+        try:
+            await asyncio.to_thread(ctx.records.update, raw, change)
+        except ApiException as error:
+            bound.warning("decision record not written", status=error.status, why=error.reason)
+    if spec.notifications:
+        checks = _checks(verdict, previous)
+        events = (*decision.events, *decision.notices)
+        notices = build_notices(
+            raw["metadata"],
+            events,
+            judged,
+            new,
+            at=at,
+            decision=verdict.decision if verdict else _last_decision(previous),
+            checks=checks,
+        )
+        for notice in notices:
+            ctx.notifier.send(notice, spec.notifications)
+
+
+def _judged(seen: Observed, judged: Rollout) -> tuple[Verdict | None, records.Kind | None]:
+    if seen.evaluation is not None:
+        return seen.evaluation.verdict, "evaluation"
+    if seen.verdict is not None:
+        return seen.verdict, "shadow" if judged.mirror else "gate"
+    return None, None
+
+
+def _checks(
+    verdict: Verdict | None, previous: FragranceReleaseStatus | None
+) -> list[dict[str, Any]]:
+    """This tick's verdict's checks; else the last gate's (a promotion completes a tick or
+    more after the GO that began it)."""
+    if verdict is not None:
+        return list(codec.gate_body(verdict, 0.0)["checks"])
+    if previous is not None and previous.gate is not None:
+        return [c.to_wire() for c in previous.gate.checks]
+    return []
+
+
+def _last_decision(previous: FragranceReleaseStatus | None) -> str | None:
+    return previous.gate.decision if previous is not None and previous.gate else None
