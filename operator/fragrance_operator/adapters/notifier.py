@@ -92,6 +92,10 @@ class Notifier:
             return Delivery(False, "DeliveryFailed", text[:1000])
         return Delivery(True, "Delivered", f"last notices delivered to {', '.join(sorted(mine))}")
 
+    def idle(self) -> bool:
+        """Nothing queued or in flight."""
+        return all(worker.done() for worker in self._workers.values())
+
     def forget(self, namespace: str, release: str) -> None:
         for key in [k for k in self._last if k[:2] == (namespace, release)]:
             self._last.pop(key, None)

@@ -7,7 +7,6 @@ Actions are the ``fragrance.ai/action`` annotation the operator consumes.
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
@@ -124,7 +123,3 @@ def gate(ctx: click.Context, name: str, namespace: str, prometheus: str, output:
 
     ctx.invoke(gate_command, target=f"{namespace}/{name}", prometheus=prometheus, track="canary",
                output=output)  # fmt: skip
-
-
-if __name__ == "__main__":
-    sys.exit(main())
