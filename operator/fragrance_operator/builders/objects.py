@@ -54,20 +54,30 @@ def tuning_config_map_name(release: str) -> str:
     return f"{release}-tuning"
 
 
-def tuning_config_map(release: dict[str, Any], policy_json: str) -> dict[str, Any]:
-    """The TuningPolicy's spec for one release's serving pods, owned by the release."""
-    name = release["metadata"]["name"]
+def owned_config_map(
+    release: dict[str, Any], name: str, object_labels: dict[str, str], data: dict[str, str]
+) -> dict[str, Any]:
+    """A ConfigMap in the release's namespace, owned by it (deleted with it)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": tuning_config_map_name(name),
+            "name": name,
             "namespace": release["metadata"]["namespace"],
-            "labels": {"app.kubernetes.io/managed-by": "fragrance-operator", "release": name},
+            "labels": object_labels,
             "ownerReferences": [owner_reference(release)],
         },
-        "data": {"policy.json": policy_json},
+        "data": data,
     }
+
+
+def tuning_config_map(release: dict[str, Any], policy_json: str) -> dict[str, Any]:
+    """The TuningPolicy's spec for one release's serving pods."""
+    name = release["metadata"]["name"]
+    managed = {"app.kubernetes.io/managed-by": "fragrance-operator", "release": name}
+    return owned_config_map(
+        release, tuning_config_map_name(name), managed, {"policy.json": policy_json}
+    )
 
 
 def app_config_map_name(release: str, track: Track) -> str:
@@ -75,19 +85,11 @@ def app_config_map_name(release: str, track: Track) -> str:
 
 
 def app_config_map(release: dict[str, Any], track: Track, config_text: str) -> dict[str, Any]:
-    """The serving app's config for one track's pods, owned by the release."""
+    """The serving app's config for one track's pods."""
     name = release["metadata"]["name"]
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": app_config_map_name(name, track),
-            "namespace": release["metadata"]["namespace"],
-            "labels": labels(name, track),
-            "ownerReferences": [owner_reference(release)],
-        },
-        "data": {"app.yaml": config_text},
-    }
+    return owned_config_map(
+        release, app_config_map_name(name, track), labels(name, track), {"app.yaml": config_text}
+    )
 
 
 def deployment(

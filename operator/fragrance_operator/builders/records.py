@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .objects import owner_reference
+from .objects import owned_config_map
 
 DATA_KEY = "decisions.json"
 
@@ -15,23 +15,14 @@ def decision_log_name(release: str) -> str:
 
 
 def decision_log_config_map(release: dict[str, Any], log: dict[str, Any]) -> dict[str, Any]:
-    """Owned by the release: deleted with it."""
     name = release["metadata"]["name"]
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": decision_log_name(name),
-            "namespace": release["metadata"]["namespace"],
-            "labels": {
-                "app.kubernetes.io/managed-by": "fragrance-operator",
-                "app.kubernetes.io/component": "decision-log",
-                "release": name,
-            },
-            "ownerReferences": [owner_reference(release)],
-        },
-        "data": {DATA_KEY: json.dumps(log, separators=(",", ":"))},
+    managed = {
+        "app.kubernetes.io/managed-by": "fragrance-operator",
+        "app.kubernetes.io/component": "decision-log",
+        "release": name,
     }
+    text = json.dumps(log, separators=(",", ":"))
+    return owned_config_map(release, decision_log_name(name), managed, {DATA_KEY: text})
 
 
 def read_decision_log(config_map: dict[str, Any] | None) -> dict[str, Any]:
