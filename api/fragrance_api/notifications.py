@@ -36,10 +36,10 @@ class NotificationTarget(KubeModel):
 
     rules = (
         Rule(
-            cel="self.on.all(t, self.on.filter(u, u == t).size() == 1)",
+            cel="self.triggers.all(t, self.triggers.filter(u, u == t).size() == 1)",
             message="each trigger may be listed once",
-            check=lambda t: len(set(t.on)) == len(t.on),
-            field_path=".on",
+            check=lambda t: len(set(t.triggers)) == len(t.triggers),
+            field_path=".triggers",
         ),
     )
 
@@ -56,7 +56,8 @@ class NotificationTarget(KubeModel):
     secret_ref: SecretKeyRef = Field(
         description="The URL, from a Secret (URLs of chat webhooks are credentials)."
     )
-    on: list[TriggerItem] = Field(
+    # Not "on": YAML 1.1 (kubectl's, Argo CD's, Flux's) reads a bare `on` key as `true`.
+    triggers: list[TriggerItem] = Field(
         default_factory=lambda: list(TRIGGERS),
         min_length=1,
         max_length=len(TRIGGERS),

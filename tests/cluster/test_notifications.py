@@ -95,10 +95,10 @@ def test_rollouts_are_announced_recorded_and_a_dead_receiver_delays_nothing(
     targets = [
         {"name": "hook", "type": "webhook", "secretRef": {"name": "hook-url"}},
         {"name": "chat", "type": "slack", "secretRef": {"name": "chat-url"},
-         "on": ["rolledBack", "promoted"]},
+         "triggers": ["rolledBack", "promoted"]},
         {"name": "late", "type": "webhook", "secretRef": {"name": "late-url"}},
         {"name": "forbidden", "type": "webhook", "secretRef": {"name": "other-url"},
-         "on": ["promoted"]},
+         "triggers": ["promoted"]},
     ]  # fmt: skip
     serving_exporter.set(release_name)
     apply(cluster, namespace, ROUTE)

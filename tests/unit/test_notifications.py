@@ -204,7 +204,7 @@ async def _triggers() -> None:
     receiver = Receiver([])
     notifier = Notifier(SecretsDouble({"chat": receiver.url}), Attempts(backoff=0.01))  # type: ignore[arg-type]
     only = NotificationTarget.model_validate(
-        {"name": "chat", "type": "webhook", "secretRef": {"name": "chat"}, "on": ["promoted"]}
+        {"name": "chat", "type": "webhook", "secretRef": {"name": "chat"}, "triggers": ["promoted"]}
     )
     step = replace(_notice(), trigger="stepAdvanced", reason="StepAdvanced")
     notifier.send(step, [only])

@@ -70,7 +70,7 @@ class Notifier:
     def send(self, notice: Notice, targets: list[NotificationTarget]) -> None:
         """Queue ``notice`` for each target subscribed to its trigger; returns at once."""
         for target in targets:
-            if notice.trigger not in target.on:
+            if notice.trigger not in target.triggers:
                 continue
             key = (notice.namespace, notice.release, target.name)
             queue = self._queues.setdefault(key, deque(maxlen=QUEUE_LIMIT))
