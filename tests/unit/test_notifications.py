@@ -216,3 +216,17 @@ async def _triggers() -> None:
     assert delivery is not None
     assert delivery.delivered
     await notifier.close()
+
+
+def test_a_tick_that_rolls_back_records_its_decision_then_the_outcome() -> None:
+    judged = replace(started(), step=1, weight=5)
+    events = (Event("RolledBack", "NO-GO at 5%: errorRate5xx 0.3 > 0.05", True),)
+    log: records.Log = {}
+    for change in records.log_changes(
+        judged, ("gate", VERDICT), events, version="v2", at="t", window=10
+    ):
+        log = change(log)
+    [rollout] = log["rollouts"]
+    assert (rollout["outcome"], rollout["reason"]) == ("RolledBack", events[0].message)
+    assert rollout["decisions"][0]["applied"] == ["RolledBack"]
+    assert records.log_changes(judged, None, (), version="v2", at="t", window=10) == []

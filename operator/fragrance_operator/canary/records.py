@@ -6,16 +6,56 @@ functions only compute its next value, bounded so that it always fits in one Con
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
 from fragrance_operator.canary.gate import Verdict
-from fragrance_operator.canary.rollout import Rollout
+from fragrance_operator.canary.rollout import Event, Rollout
 
 ROLLOUTS_KEPT = 5
 DECISIONS_KEPT = 100  # per rollout: the newest (a paused rollout can be judged for hours)
 MESSAGE_CHARS = 240
 Log = dict[str, Any]  # {"rollouts": [{version, startedAt, outcome, reason, finishedAt, decisions}]}
 Kind = Literal["evaluation", "shadow", "gate"]
+# Transitions that end a rollout → the outcome its record keeps (as status.history does).
+OUTCOMES = {
+    "Promoted": "Succeeded",
+    "RolledBack": "RolledBack",
+    "Failed": "Failed",
+    "Aborted": "Aborted",
+}
+
+
+def log_changes(
+    judged: Rollout,
+    judgement: tuple[Kind, Verdict] | None,
+    events: tuple[Event, ...],
+    *,
+    version: str,
+    at: str,
+    window: float,
+) -> list[Callable[[Log], Log]]:
+    """What one tick adds to the log: its evaluation, if one ran, and the rollout's end, if
+    it ended."""
+    changes: list[Callable[[Log], Log]] = []
+    if judgement is not None:
+        kind, verdict = judgement
+        applied = tuple(e.reason for e in events)
+        record = decision_record(
+            kind,
+            judged,
+            verdict,
+            at=at,
+            window=window if kind != "evaluation" else None,
+            applied=applied,
+        )
+        changes.append(partial(with_decision, version=version, at=at, record=record))
+    for event in events:
+        if (outcome := OUTCOMES.get(event.reason)) is not None:
+            ended = partial(with_outcome, version=version, outcome=outcome, reason=event.message)
+            changes.append(partial(ended, at=at))
+    return changes
 
 
 def decision_record(

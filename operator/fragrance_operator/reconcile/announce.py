@@ -5,8 +5,6 @@ written is logged, a notice is only queued here (the notifier delivers it later)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -21,14 +19,6 @@ from fragrance_operator.canary.machine import Plan, Rollout
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.decide import Decision, Observed
 
-# Transitions that end a rollout → the outcome its record keeps (as status.history does).
-OUTCOMES = {
-    "Promoted": "Succeeded",
-    "RolledBack": "RolledBack",
-    "Failed": "Failed",
-    "Aborted": "Aborted",
-}
-
 
 async def announce(
     ctx: Context,
@@ -42,35 +32,19 @@ async def announce(
     bound: Any,
 ) -> None:
     at = codec.timestamp(seen.now)
-    verdict, kind = _judged(seen, judged)
+    judgement = _judged(seen, judged)
     new = decision.rollout
     version = new.canary_version or judged.canary_version or plan.version
-    changes: list[Callable[[records.Log], records.Log]] = []
-    if verdict is not None and kind is not None:
-        applied = tuple(e.reason for e in decision.events)
-        window = plan.analysis_interval if kind != "evaluation" else None
-        record = records.decision_record(
-            kind, judged, verdict, at=at, window=window, applied=applied
-        )
-        changes.append(partial(records.with_decision, version=version, at=at, record=record))
-    for event in decision.events:
-        if (outcome := OUTCOMES.get(event.reason)) is not None:
-            changes.append(
-                partial(
-                    records.with_outcome,
-                    version=version,
-                    outcome=outcome,
-                    reason=event.message,
-                    at=at,
-                )
-            )
+    changes = records.log_changes(
+        judged, judgement, decision.events, version=version, at=at, window=plan.analysis_interval
+    )
     for change in changes:
         try:
             await asyncio.to_thread(ctx.records.update, raw, change)
         except ApiException as error:
             bound.warning("decision record not written", status=error.status, why=error.reason)
     if spec.notifications:
-        checks = _checks(verdict, previous)
+        checks = _checks(judgement[1] if judgement else None, previous)
         events = (*decision.events, *decision.notices)
         notices = build_notices(
             raw["metadata"],
@@ -78,19 +52,19 @@ async def announce(
             judged,
             new,
             at=at,
-            decision=verdict.decision if verdict else _last_decision(previous),
+            decision=judgement[1].decision if judgement else _last_decision(previous),
             checks=checks,
         )
         for notice in notices:
             ctx.notifier.send(notice, spec.notifications)
 
 
-def _judged(seen: Observed, judged: Rollout) -> tuple[Verdict | None, records.Kind | None]:
+def _judged(seen: Observed, judged: Rollout) -> tuple[records.Kind, Verdict] | None:
     if seen.evaluation is not None:
-        return seen.evaluation.verdict, "evaluation"
+        return "evaluation", seen.evaluation.verdict
     if seen.verdict is not None:
-        return seen.verdict, "shadow" if judged.mirror else "gate"
-    return None, None
+        return "shadow" if judged.mirror else "gate", seen.verdict
+    return None
 
 
 def _checks(
