@@ -28,8 +28,15 @@ def operator(namespace: tuple[str, ...], verbose: bool, liveness: str | None) ->
     import logging
 
     import kopf
+    from pydantic import ValidationError
 
     from . import main as handlers  # registers the handlers with kopf
+    from .settings import OperatorSettings
+
+    try:  # a bad setting stops the start, naming it (kopf would retry its startup forever)
+        OperatorSettings()
+    except ValidationError as error:
+        raise click.ClickException(f"operator settings (FRAGRANCE_*): {error}") from None
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Serve REST call

@@ -19,7 +19,7 @@ from typing import Any
 import kopf
 
 from fragrance_api.crd import GROUP, VERSION
-from fragrance_operator.adapters import metrics
+from fragrance_operator.adapters import crash_points, metrics
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.leadership import LeaderElector
 from fragrance_operator.adapters.notifier import Attempts, Notifier
@@ -79,6 +79,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="fragrance")
     )
     memo.settings = config = OperatorSettings()
+    crash_points.arm(config.crash_at)
     kube = Kube()
     attempts = Attempts(
         config.notification_attempts,

@@ -72,6 +72,14 @@ class OperatorSettings(Ticks):
         default="checkpoints", description="The PPO workers' checkpoints, as Serve apps see them."
     )
 
+    crash_at: str | None = Field(
+        default=None,
+        pattern=r"^(after-status-write|mid-promotion|mid-rollback|consuming-action|vram-hold)"
+        r"(/[A-Za-z]+)?$",
+        description="Test only: a crash point (`after-status-write`, `mid-promotion`, "
+        "`mid-rollback`, `consuming-action`, `vram-hold`, optionally `/Reason`) where the "
+        "operator kills itself once, for the chaos tests. Never set it in production.",
+    )
     notification_attempts: int = Field(
         default=6, ge=1, le=20, description="Delivery attempts of each notification."
     )

@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from fragrance_api.release import FragranceReleaseSpec
-from fragrance_operator.adapters import metrics
+from fragrance_operator.adapters import crash_points, metrics
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.machine import Rollout
 from fragrance_operator.drivers.traffic import TrafficError
@@ -40,5 +40,9 @@ def converge(
         in_place = False
         kopf.warn(body, reason="TrafficNotSet", message=str(error))
         bound.warning("traffic not set", error=str(error))
+    if in_place and r.weight == 0 and r.phase in ("RolledBack", "Failed"):
+        crash_points.reached("mid-rollback")
     workloads.converge(raw, spec, r, capacity, replicas)
+    if r.promoting:
+        crash_points.reached("mid-promotion")
     return in_place

@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from fragrance_api.crd import ACTION_ANNOTATION
-from fragrance_operator.adapters import metrics
+from fragrance_operator.adapters import crash_points, metrics
 from fragrance_operator.canary.machine import Event
 from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.decide import Decision
@@ -38,6 +38,8 @@ async def persist(
     for event in decision.notices:
         _post(body, event)
     if decision.clear_action:
+        if decision.action_consumed:
+            crash_points.reached("consuming-action")
         await asyncio.to_thread(
             ctx.kube.merge_patch,
             raw["apiVersion"],

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from fragrance_api.crd import ACTION_ANNOTATION
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
-from fragrance_operator.adapters import metrics
+from fragrance_operator.adapters import crash_points, metrics
 from fragrance_operator.canary import status as codec
 from fragrance_operator.canary.machine import quiet_until, weight_set
 from fragrance_operator.drivers.deployments import DeploymentDriver, DeploymentLookup
@@ -75,6 +75,10 @@ async def tick(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = 
     version = await persist(ctx, body, raw, decision, bound)
     if version is None:
         return
+    if decision.status is not None:
+        crash_points.reached("after-status-write", *(e.reason for e in decision.events))
+        if seen.capacity is not None and seen.capacity.blocked:
+            crash_points.reached("vram-hold")
     new = decision.rollout
     metrics.observe(namespace, name, new)
     capacity = seen.capacity
