@@ -27,7 +27,6 @@ from fragrance_dev.local_ray import LocalRay  # noqa: E402
 from fragrance_operator.canary.checks import latency_budgets  # noqa: E402
 from fragrance_operator.canary.eval_set import DEFAULT_SET  # noqa: E402
 from fragrance_operator.reconcile.pretraffic import evaluate_set  # noqa: E402
-from tests.prometheus_server import free_port  # noqa: E402
 
 
 def _spec(version: str, blind: bool = False) -> FragranceReleaseSpec:
@@ -52,11 +51,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     args = parser.parse_args()
-    dashboard, port = free_port(), free_port()
     work = Path(tempfile.mkdtemp(prefix="bench-evaluation-"))
-    base = f"http://127.0.0.1:{port}"
     print("machine:", json.dumps(machine()))
-    with LocalRay(dashboard, port, work / "ray.log") as ray:
+    with LocalRay(work / "ray.log") as ray:
+        base = ray.serve_url
         rest = ray.rest()
 
         def deploy(canary: FragranceReleaseSpec, canary_name: str) -> None:
@@ -67,7 +65,7 @@ def main() -> None:
                 appargs = release_args("bench", name, spec, str(args.models.resolve()), str(work))
                 faults = {m.name: m.faults.to_wire() if m.faults else {} for m in spec.models}
                 apps.append(application(name, f"/{name}", appargs, None, faults, slot))
-            rest.deploy(deploy_config(apps, "127.0.0.1", port))
+            rest.deploy(deploy_config(apps, "127.0.0.1", ray.serve_port))
             rest.wait_running([app["name"] for app in apps])
 
         runs = (("good canary", _spec("v2")), ("prompt-blind canary", _spec("v2", True)))

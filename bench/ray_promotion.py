@@ -30,7 +30,6 @@ from fragrance_dev.local_ray import LocalRay  # noqa: E402
 from fragrance_operator.canary.machine import Rollout  # noqa: E402
 from fragrance_operator.drivers.ray_serve import RayServeDriver  # noqa: E402
 from tests.helpers import rayserve_spec  # noqa: E402
-from tests.prometheus_server import free_port  # noqa: E402
 
 ROUTER = "bench-router"
 RELEASE = {
@@ -87,12 +86,11 @@ def main() -> int:
     parser.add_argument("--models", default=str(ROOT / "models"))
     args = parser.parse_args()
     print(machine())
-    dashboard, port = free_port(), free_port()
     with (
         tempfile.TemporaryDirectory(prefix="bench-promotion-") as work,
-        LocalRay(dashboard, port, Path(work) / "ray.log") as ray,
+        LocalRay(Path(work) / "ray.log") as ray,
     ):
-        url = f"http://127.0.0.1:{port}"
+        url = ray.serve_url
         driver = RayServeDriver(ray.rest(), args.models, url, f"{work}/checkpoints")
         v1, v2 = spec("v1"), spec("v2")
         stable = Rollout(

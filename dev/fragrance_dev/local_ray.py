@@ -23,62 +23,87 @@ from types import TracebackType
 from tenacity import Retrying, TryAgain, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from fragrance_dev.cluster.processes import die_with_parent, terminate
+from fragrance_dev.cluster.prometheus import free_port
 from fragrance_operator.adapters.ray_serve import ServeError, ServeREST
 
 #: What the helper prints once Serve is started.
 READY = "Ray up:"
+PORT_TAKEN = "address already in use"
+START_ATTEMPTS = 3
 
 
 class LocalRay:
-    """``with LocalRay(dashboard, serve_port, log):`` a Ray whose Serve REST API answers.
+    """``with LocalRay(log) as ray:`` a Ray whose Serve REST API answers, on ports of its own
+    choosing (``ray.dashboard_url``, ``ray.serve_url``).
 
     It starts Ray with a token of its own (``env``, ``rest()``), so nothing depends on what
     ``~/.ray`` holds or on when Ray writes its token file there.
     """
 
-    def __init__(self, dashboard_port: int, serve_port: int, log: Path, num_cpus: int = 2) -> None:
-        self.dashboard_url = f"http://127.0.0.1:{dashboard_port}"
-        self.log = log
-        self._argv = [
-            sys.executable, "-m", "fragrance_dev.local_ray",
-            "--dashboard-port", str(dashboard_port), "--serve-port", str(serve_port),
-            "--num-cpus", str(num_cpus),
-        ]  # fmt: skip
+    def __init__(self, log: Path, num_cpus: int = 2) -> None:
+        self.log, self.num_cpus = log, num_cpus
         self.token = secrets.token_hex(32)
         #: What a client of this Ray (the operator) needs in its environment.
         self.env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
         self._process: subprocess.Popen[bytes] | None = None
+        self._pick_ports()
+
+    def _pick_ports(self) -> None:
+        self.dashboard_port, self.serve_port = free_port(), free_port()
+        self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"
+        self.serve_url = f"http://127.0.0.1:{self.serve_port}"
 
     def rest(self) -> ServeREST:
         return ServeREST(self.dashboard_url, token=self.token)
 
     def __enter__(self) -> LocalRay:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        start = self.log.stat().st_size if self.log.exists() else 0
+        for attempt in range(1, START_ATTEMPTS + 1):
+            start = self.log.stat().st_size if self.log.exists() else 0
+            try:
+                self._start(start)
+                return self
+            except ServeError as error:
+                self.stop()
+                said = self._log_since(start)
+                # A free port is only free until someone binds it: Ray's own processes pick
+                # ports of their own while it starts. Another pair, then.
+                if PORT_TAKEN in said and attempt < START_ATTEMPTS:
+                    self._pick_ports()
+                    continue
+                raise RuntimeError(
+                    f"the local Ray did not start; {self.log}:\n{said[-3000:]}"
+                ) from error
+        raise AssertionError("unreachable")
+
+    def _start(self, offset: int) -> None:
+        argv = [
+            sys.executable, "-m", "fragrance_dev.local_ray",
+            "--dashboard-port", str(self.dashboard_port), "--serve-port", str(self.serve_port),
+            "--num-cpus", str(self.num_cpus),
+        ]  # fmt: skip
         with self.log.open("ab") as out:
             self._process = subprocess.Popen(
-                self._argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent, env={**os.environ, **self.env},
             )  # fmt: skip
+        # The REST API answers before the helper's serve.start() is done; a deploy in
+        # between makes the dashboard start a second Serve controller, which Ray refuses.
+        self._wait_started(offset)
         rest = self.rest()
         try:
-            rest.wait_reachable()
-            # The REST API answers before the helper's serve.start() is done; a deploy in
-            # between makes the dashboard start a second Serve controller, which Ray refuses.
-            self._wait_started(start)
-        except ServeError as error:
-            self.stop()
-            tail = self.log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the local Ray did not start; {self.log}:\n{tail}") from error
+            rest.wait_reachable(timeout=30)
         finally:
             rest.close()
-        return self
+
+    def _log_since(self, offset: int) -> str:
+        with self.log.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def _wait_started(self, offset: int, timeout: float = 120.0) -> None:
         def started() -> bool:
-            with self.log.open("rb") as log:
-                log.seek(offset)
-                return READY.encode() in log.read()
+            return READY in self._log_since(offset)
 
         try:
             for attempt in Retrying(

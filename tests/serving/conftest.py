@@ -14,7 +14,6 @@ import pytest
 from fragrance_api.serve_app import application, deploy_config
 from fragrance_dev.local_ray import LocalRay
 from fragrance_operator.adapters.ray_serve import ServeREST
-from tests.prometheus_server import free_port
 
 ADMIN_TOKEN = "test-admin-token"
 #: Enough for mostly valid JSON from each size in about a minute and a half on 2 cores.
@@ -52,11 +51,10 @@ class Serving:
 def ray_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
     """Ray on this machine's CPUs, with the dashboard's Serve REST API, in its own process."""
     os.environ["FRAGRANCE_ADMIN_TOKEN"] = ADMIN_TOKEN  # inherited by the replicas
-    dashboard, port = free_port(), free_port()
     log = tmp_path_factory.mktemp("ray") / "ray.log"
-    with LocalRay(dashboard, port, log) as ray:
+    with LocalRay(log) as ray:
         rest = ray.rest()
-        yield Serving(port, rest)
+        yield Serving(ray.serve_port, rest)
         rest.close()
 
 

@@ -26,7 +26,7 @@ import yaml
 from fragrance_api.base import parse_duration
 from fragrance_dev.cluster import LocalCluster
 from fragrance_dev.cluster.processes import die_with_parent, terminate
-from fragrance_dev.cluster.prometheus import PrometheusServer, free_port
+from fragrance_dev.cluster.prometheus import PrometheusServer
 from fragrance_dev.demo.client import Client
 from fragrance_dev.local_ray import LocalRay
 
@@ -236,8 +236,6 @@ def follow(
 
 def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome], Client]:
     out.mkdir(parents=True, exist_ok=True)
-    serve_port, dashboard = free_port(), free_port()
-    serve_url = f"http://127.0.0.1:{serve_port}"
     timeline = Timeline()
     with ExitStack() as stack:
         cluster = LocalCluster(progress=say)
@@ -248,11 +246,10 @@ def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome],
             stack.callback(cluster.down)
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(_crds()))
         cluster.wait_all("crd", "Established", expected=None)
-        say(
-            f"starting Ray (Serve on :{serve_port}, its REST API on :{dashboard}; log: "
-            f"{out / 'ray.log'})"
-        )
-        ray = stack.enter_context(LocalRay(dashboard, serve_port, out / "ray.log"))
+        say(f"starting Ray (log: {out / 'ray.log'})")
+        ray = stack.enter_context(LocalRay(out / "ray.log"))
+        serve_port, serve_url = ray.serve_port, ray.serve_url
+        say(f"Ray up: Serve on :{serve_port}, its REST API on :{ray.dashboard_port}")
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fragrance-demo-")))
         # The release's two slots; each application's series say which track it is now.
         jobs = [
@@ -270,7 +267,7 @@ def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome],
             **ray.env,
             "KUBECONFIG": str(cluster.layout.kubeconfig),
             "FRAGRANCE_PROMETHEUS_URL": prometheus.url,
-            "FRAGRANCE_RAY_DASHBOARD_URL": f"http://127.0.0.1:{dashboard}",
+            "FRAGRANCE_RAY_DASHBOARD_URL": ray.dashboard_url,
             "FRAGRANCE_SERVE_URL": serve_url,
             "FRAGRANCE_MODELS_DIR": str(config.models_dir.resolve()),
             "FRAGRANCE_CHECKPOINT_DIR": str(work / "checkpoints"),
