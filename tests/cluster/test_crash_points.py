@@ -53,7 +53,7 @@ class Crash:
         self.clean.__enter__()
         return time.monotonic()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.armed.__exit__(*exc)
         if self.clean is not None:
             self.clean.__exit__(*exc)
