@@ -30,8 +30,14 @@ from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
 
 # Enough inconclusive windows in a row that an outage of a few windows holds, not pauses.
-PATIENT: dict[str, Any] = {"analysis": {"interval": "3s", "minRequests": 10, "minRequestsPerMode": 5,
-                        "inconclusiveLimit": 20}}  # fmt: skip
+PATIENT: dict[str, Any] = {
+    "analysis": {
+        "interval": "3s",
+        "minRequests": 10,
+        "minRequestsPerMode": 5,
+        "inconclusiveLimit": 20,
+    }
+}
 
 
 @pytest.fixture
