@@ -26,3 +26,12 @@ def operator(cluster: LocalCluster, prometheus: PrometheusServer) -> Iterator[Ko
     with KopfRunner(args, timeout=60) as runner:
         yield runner
     assert runner.exception is None, runner.output[-3000:]
+
+
+@pytest.fixture(scope="module")
+def recovery() -> Iterator[dict[str, float]]:
+    """Chaos scenarios' times to recover (seconds), printed at the module's end."""
+    measured: dict[str, float] = {}
+    yield measured
+    for scenario, seconds in measured.items():
+        print(f"{scenario}: end state reached {seconds:.1f}s after the fault was lifted")

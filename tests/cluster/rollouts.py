@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,9 @@ ROUTE = {
     "metadata": {"name": "brief-api"},
     "spec": {"rules": [{"backendRefs": []}]},
 }
+
+
+STEPS = [0, 1, 5, 25, 100, 0]  # the route's canary weights of a promoted rollout
 
 
 class Watcher:
@@ -202,3 +206,38 @@ def operator_process(
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=30)
+
+
+class Weights:
+    """Every weight the HTTPRoute carries, read every 0.2 s in the background: what the data
+    plane was told while the test waited elsewhere (for the crash, for the restart)."""
+
+    def __init__(self, cluster: LocalCluster, namespace: str, name: str) -> None:
+        self.cluster, self.namespace, self.name = cluster, namespace, name
+        self.seen: list[int] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.2):
+            got = self.cluster.kubectl(
+                "get", "httproute", "brief-api", "-n", self.namespace, "-o",
+                "jsonpath={.spec.rules[0].backendRefs}", check=False,
+            )  # fmt: skip
+            if got.returncode != 0 or not got.stdout:
+                continue
+            refs = json.loads(got.stdout)
+            weight = next((r["weight"] for r in refs if r["name"] == f"{self.name}-canary"), 0)
+            if not self.seen or self.seen[-1] != weight:
+                self.seen.append(int(weight))
+
+    def done(self) -> list[int]:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        return self.seen
+
+
+def one_history_entry(final: dict[str, Any], version: str, outcome: str) -> None:
+    entries = [h["outcome"] for h in final["status"].get("history", []) if h["version"] == version]
+    assert entries == [outcome], entries

@@ -5,9 +5,7 @@ without a GO; the release ends in the phase the world shows; one history entry p
 
 from __future__ import annotations
 
-import json
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,11 @@ import pytest
 from fragrance_dev.cluster import LocalCluster
 from tests.cluster.rollouts import (
     CPU_ONLY,
+    STEPS,
+    Weights,
     condition,
     deployment_replicas,
+    one_history_entry,
     operator_process,
     promoted,
     start,
@@ -26,46 +27,6 @@ from tests.cluster.rollouts import (
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
-
-STEPS = [0, 1, 5, 25, 100, 0]
-RECOVERY: dict[str, float] = {}  # scenario → seconds from the restart to the end state
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report() -> Any:
-    yield
-    for scenario, seconds in RECOVERY.items():
-        print(f"{scenario}: end state reached {seconds:.1f}s after the restart")
-
-
-class Weights:
-    """Every weight the HTTPRoute carries, read every 0.2 s in the background: what the data
-    plane was told while the test waited elsewhere (for the crash, for the restart)."""
-
-    def __init__(self, cluster: LocalCluster, namespace: str, name: str) -> None:
-        self.cluster, self.namespace, self.name = cluster, namespace, name
-        self.seen: list[int] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.wait(0.2):
-            got = self.cluster.kubectl(
-                "get", "httproute", "brief-api", "-n", self.namespace, "-o",
-                "jsonpath={.spec.rules[0].backendRefs}", check=False,
-            )  # fmt: skip
-            if got.returncode != 0 or not got.stdout:
-                continue
-            refs = json.loads(got.stdout)
-            weight = next((r["weight"] for r in refs if r["name"] == f"{self.name}-canary"), 0)
-            if not self.seen or self.seen[-1] != weight:
-                self.seen.append(int(weight))
-
-    def done(self) -> list[int]:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        return self.seen
 
 
 class Crash:
@@ -92,15 +53,10 @@ class Crash:
         self.clean.__enter__()
         return time.monotonic()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.armed.__exit__(*exc)
         if self.clean is not None:
             self.clean.__exit__(*exc)
-
-
-def _one_history_entry(final: dict[str, Any], version: str, outcome: str) -> None:
-    entries = [h["outcome"] for h in final["status"].get("history", []) if h["version"] == version]
-    assert entries == [outcome], entries
 
 
 def _in_order(weights: list[int]) -> None:
@@ -126,6 +82,7 @@ def test_crashed_during_a_healthy_rollout_it_is_promoted_once(
     serving_exporter: ServingExporter,
     release_name: str,
     tmp_path: Path,
+    recovery: dict[str, float],
     point: str,
 ) -> None:
     serving_exporter.set(release_name)
@@ -135,9 +92,9 @@ def test_crashed_during_a_healthy_rollout_it_is_promoted_once(
         restarted = crash.restart()
         final = watcher.until("v2 promoted", promoted, timeout=120)
         _canary_gone(cluster, namespace, release_name)
-        RECOVERY[point] = time.monotonic() - restarted
+        recovery[point] = time.monotonic() - restarted
     assert weights.done() == STEPS, "no step repeated or skipped across the crash"
-    _one_history_entry(final, "v2", "Succeeded")
+    one_history_entry(final, "v2", "Succeeded")
     stable = watcher.get("deployment", f"{release_name}-stable") or {}
     assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == "serving:v2"
     assert final["status"]["gate"]["decision"] == "GO", "promoted on a GO"
@@ -150,6 +107,7 @@ def test_crashed_mid_rollback_the_canary_is_removed_and_never_promoted(
     serving_exporter: ServingExporter,
     release_name: str,
     tmp_path: Path,
+    recovery: dict[str, float],
 ) -> None:
     serving_exporter.set(release_name)
     with Crash(cluster, prometheus, namespace, tmp_path, "mid-rollback") as crash:
@@ -162,12 +120,12 @@ def test_crashed_mid_rollback_the_canary_is_removed_and_never_promoted(
         assert watcher.route_weight() == 0
         final = watcher.until("rolled back", lambda s: s.get("phase") == "RolledBack")
         _canary_gone(cluster, namespace, release_name)
-        RECOVERY["mid-rollback"] = time.monotonic() - restarted
+        recovery["mid-rollback"] = time.monotonic() - restarted
     seen = weights.done()
     _in_order(seen)
     assert 100 not in seen
     assert final["status"]["stableVersion"] == "v1"
-    _one_history_entry(final, "v2", "RolledBack")
+    one_history_entry(final, "v2", "RolledBack")
 
 
 def test_crashed_while_consuming_an_action_it_acts_once(
@@ -177,6 +135,7 @@ def test_crashed_while_consuming_an_action_it_acts_once(
     serving_exporter: ServingExporter,
     release_name: str,
     tmp_path: Path,
+    recovery: dict[str, float],
 ) -> None:
     serving_exporter.set(release_name)
     with Crash(cluster, prometheus, namespace, tmp_path, "consuming-action") as crash:
@@ -196,7 +155,7 @@ def test_crashed_while_consuming_an_action_it_acts_once(
             "the action annotation removed",
             60,
         )
-        RECOVERY["consuming-action"] = time.monotonic() - restarted
+        recovery["consuming-action"] = time.monotonic() - restarted
         held = watcher.release()
         assert held["status"]["phase"] == "Paused"
         assert weights.done() == [0, 1], "held where it was paused"
@@ -213,6 +172,7 @@ def test_crashed_during_the_vram_hold_it_still_holds_then_proceeds(
     serving_exporter: ServingExporter,
     release_name: str,
     tmp_path: Path,
+    recovery: dict[str, float],
 ) -> None:
     serving_exporter.set(release_name, track="stable", vram_used_fraction=0.85)
     serving_exporter.set(release_name, vram_used_fraction=0.85)
@@ -224,14 +184,14 @@ def test_crashed_during_the_vram_hold_it_still_holds_then_proceeds(
             "still held after the restart",
             lambda s: condition(s, "ScaleUpBlocked").get("reason") == "LowVRAMHeadroom",
         )
-        RECOVERY["vram-hold"] = time.monotonic() - restarted
+        recovery["vram-hold"] = time.monotonic() - restarted
         assert deployment_replicas(cluster, namespace, f"{release_name}-canary") in (None, 0)
         assert held["status"]["canaryWeight"] == 0
         serving_exporter.set(release_name, track="stable", vram_used_fraction=0.5)
         serving_exporter.set(release_name, vram_used_fraction=0.5)
         final = watcher.until("v2 promoted", promoted, timeout=120)
     assert weights.done() == STEPS
-    _one_history_entry(final, "v2", "Succeeded")
+    one_history_entry(final, "v2", "Succeeded")
 
 
 def test_an_unknown_crash_point_is_refused_naming_the_setting(

@@ -86,11 +86,13 @@ class PrometheusServer:
         scrape_interval: str = "1s",
         jobs: list[dict[str, Any]] | None = None,
         host: str = "127.0.0.1",
+        port: int | None = None,
     ) -> None:
         """``targets`` (host:port, /metrics) form one job; ``jobs`` adds scrape configs.
-        ``host``: the address it listens on (the real node's, for pods to query it)."""
+        ``host``: the address it listens on (the real node's, for pods to query it);
+        ``port``: a given one (a restart where clients expect it), else a free one."""
         binary = prometheus_binary()
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://{host}:{self.port}"
         config = {
             "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},

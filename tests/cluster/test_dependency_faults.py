@@ -1,0 +1,180 @@
+"""Chaos: the operator's dependencies fail under a live rollout — Prometheus killed for
+longer than the analysis interval, Prometheus frozen past the query timeout, the HTTPRoute
+deleted by someone else, the canary's pods deleted at a step boundary. The same invariants
+as the crash points, from the apiserver and the route's weights: no step skipped or
+repeated, no step taken without data, one history entry, the phase the world shows."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fragrance_dev.cluster import LocalCluster
+from tests.cluster.rollouts import (
+    CPU_ONLY,
+    ROUTE,
+    STEPS,
+    Weights,
+    apply,
+    one_history_entry,
+    operator_process,
+    promoted,
+    start,
+)
+from tests.helpers import wait_for
+from tests.prometheus_server import PrometheusServer
+from tests.serving_exporter import ServingExporter
+
+# Enough inconclusive windows in a row that an outage of a few windows holds, not pauses.
+PATIENT: dict[str, Any] = {
+    "analysis": {
+        "interval": "3s",
+        "minRequests": 10,
+        "minRequestsPerMode": 5,
+        "inconclusiveLimit": 20,
+    }
+}
+
+
+@pytest.fixture
+def own_prometheus(serving_exporter: ServingExporter, tmp_path: Path) -> Any:
+    """A Prometheus of this test's own, which it may kill and start again on the same port."""
+    servers = [PrometheusServer(tmp_path / "prometheus", [f"127.0.0.1:{serving_exporter.port}"])]
+    yield servers
+    servers[-1].stop()
+
+
+def _held(weights: Weights, seconds: float) -> int:
+    """The weight stays where it is for ``seconds`` (the gate has nothing to judge)."""
+    before = list(weights.seen)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert weights.seen == before, f"moved without data: {before} -> {weights.seen}"
+        time.sleep(0.2)
+    return before[-1]
+
+
+def test_prometheus_killed_longer_than_a_window_holds_then_the_rollout_goes_on(
+    cluster: LocalCluster,
+    namespace: str,
+    own_prometheus: list[PrometheusServer],
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+    recovery: dict[str, float],
+) -> None:
+    serving_exporter.set(release_name)
+    first = own_prometheus[0]
+    with operator_process(cluster, first.url, tmp_path / "operator.log", namespace):
+        weights = Weights(cluster, namespace, release_name)
+        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY, **PATIENT)
+        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+        first.stop()  # gone: connections refused
+        at = _held(weights, 9)  # three analysis windows
+        own_prometheus.append(
+            PrometheusServer(
+                tmp_path / "prometheus", [f"127.0.0.1:{serving_exporter.port}"], port=first.port
+            )
+        )
+        back = time.monotonic()
+        wait_for(lambda: weights.seen[-1] != at, "a step after Prometheus came back", 90)
+        recovery["prometheus killed 9s"] = time.monotonic() - back
+        final = watcher.until("v2 promoted", promoted)
+    assert weights.done() == STEPS
+    assert final["status"]["gate"]["decision"] == "GO"
+    one_history_entry(final, "v2", "Succeeded")
+
+
+def test_prometheus_frozen_past_the_query_timeout_holds_then_the_rollout_goes_on(
+    cluster: LocalCluster,
+    namespace: str,
+    own_prometheus: list[PrometheusServer],
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+    recovery: dict[str, float],
+) -> None:
+    serving_exporter.set(release_name)
+    server = own_prometheus[0]
+    with operator_process(cluster, server.url, tmp_path / "operator.log", namespace):
+        weights = Weights(cluster, namespace, release_name)
+        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY, **PATIENT)
+        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+        server.process.send_signal(signal.SIGSTOP)  # accepts connections, never answers
+        try:
+            at = _held(weights, 12)  # past the 5 s query timeout, twice
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        back = time.monotonic()
+        wait_for(lambda: weights.seen[-1] != at, "a step after Prometheus answered again", 90)
+        recovery["prometheus frozen 12s"] = time.monotonic() - back
+        final = watcher.until("v2 promoted", promoted)
+    assert weights.done() == STEPS
+    one_history_entry(final, "v2", "Succeeded")
+
+
+def test_the_httproute_deleted_by_someone_else_holds_the_step_until_it_is_back(
+    cluster: LocalCluster,
+    namespace: str,
+    prometheus: PrometheusServer,
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+    recovery: dict[str, float],
+) -> None:
+    serving_exporter.set(release_name)
+    with operator_process(cluster, prometheus.url, tmp_path / "operator.log", namespace):
+        weights = Weights(cluster, namespace, release_name)
+        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY)
+        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+        cluster.kubectl("delete", "httproute", "brief-api", "-n", namespace)
+        gone = time.monotonic() + 9  # three analysis windows with no route
+        while time.monotonic() < gone:
+            status = watcher.release()["status"]
+            # A GO on the step already carried may move status one step on; its weight is
+            # never written, so nothing is judged or promoted until the route is back.
+            assert status["canaryWeight"] in (5, 25), status
+            assert status["phase"] == "Progressing", status
+            time.sleep(0.5)
+        events = cluster.kubectl(
+            "get", "events", "-n", namespace, "-o", "jsonpath={.items[*].reason}"
+        ).stdout.split()
+        assert "TrafficNotSet" in events
+        apply(cluster, namespace, ROUTE)  # the owner puts it back, with no weights
+        back = time.monotonic()
+        final = watcher.until("v2 promoted", promoted)
+        recovery["httproute deleted 9s"] = time.monotonic() - back
+    seen = weights.done()
+    # Re-applied, the route reads 0 until the operator writes the step's weight again.
+    steps = [w for i, w in enumerate(seen) if w or i in (0, len(seen) - 1)]
+    assert [w for i, w in enumerate(steps) if i == 0 or w != steps[i - 1]] == STEPS, seen
+    one_history_entry(final, "v2", "Succeeded")
+
+
+def test_the_canarys_pods_deleted_at_a_step_boundary_hold_it_until_they_are_ready(
+    cluster: LocalCluster,
+    namespace: str,
+    prometheus: PrometheusServer,
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+    recovery: dict[str, float],
+) -> None:
+    serving_exporter.set(release_name)
+    with operator_process(cluster, prometheus.url, tmp_path / "operator.log", namespace):
+        weights = Weights(cluster, namespace, release_name)
+        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY)
+        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+        cluster.kubectl(
+            "delete", "pods", "-n", namespace, "-l", f"release={release_name},track=canary",
+            "--wait=false",
+        )  # fmt: skip
+        back = time.monotonic()
+        final = watcher.until("v2 promoted", promoted)
+        recovery["canary pods deleted"] = time.monotonic() - back
+    assert weights.done() == STEPS
+    one_history_entry(final, "v2", "Succeeded")
