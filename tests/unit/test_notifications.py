@@ -230,3 +230,18 @@ def test_a_tick_that_rolls_back_records_its_decision_then_the_outcome() -> None:
     assert (rollout["outcome"], rollout["reason"]) == ("RolledBack", events[0].message)
     assert rollout["decisions"][0]["applied"] == ["RolledBack"]
     assert records.log_changes(judged, None, (), version="v2", at="t", window=10) == []
+
+
+def test_a_deleted_release_leaves_no_queue_or_worker_behind() -> None:
+    asyncio.run(_forgotten())
+
+
+async def _forgotten() -> None:
+    notifier = Notifier(SecretsDouble({"dead": "http://127.0.0.1:9/x"}), Attempts(backoff=5))  # type: ignore[arg-type]
+    notifier.send(_notice(), [_target("dead")])
+    assert not notifier.idle(), "retrying a receiver that is down"
+    notifier.forget("shop", "brief-api")
+    await asyncio.sleep(0)  # let the cancellation land
+    assert notifier.idle()
+    assert notifier.delivery("shop", "brief-api") is None
+    await notifier.close()

@@ -97,9 +97,14 @@ class Notifier:
         return all(worker.done() for worker in self._workers.values())
 
     def forget(self, namespace: str, release: str) -> None:
-        for key in [k for k in self._last if k[:2] == (namespace, release)]:
+        """A deleted release: its pending notices go, its workers stop."""
+        known = {*self._last, *self._queues, *self._workers}
+        for key in [k for k in known if k[:2] == (namespace, release)]:
             self._last.pop(key, None)
             self._queues.pop(key, None)
+            worker = self._workers.pop(key, None)
+            if worker is not None:
+                worker.cancel()
 
     async def close(self) -> None:
         for worker in self._workers.values():
