@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from tests.cluster.rollouts import (
     CPU_ONLY,
     ROUTE,
     STEPS,
+    Watcher,
     Weights,
     apply,
     one_history_entry,
@@ -48,6 +51,23 @@ def own_prometheus(serving_exporter: ServingExporter, tmp_path: Path) -> Any:
     servers[-1].stop()
 
 
+@contextmanager
+def at_five_percent(
+    cluster: LocalCluster,
+    namespace: str,
+    name: str,
+    prometheus_url: str,
+    tmp_path: Path,
+    **canary: Any,
+) -> Iterator[tuple[Weights, Watcher]]:
+    """The operator running and v2's canary at step 2 (5%), the route's weights recorded."""
+    with operator_process(cluster, prometheus_url, tmp_path / "operator.log", namespace):
+        weights = Weights(cluster, namespace, name)
+        watcher = start(cluster, namespace, name, spec=CPU_ONLY, **canary)
+        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+        yield weights, watcher
+
+
 def _held(weights: Weights, seconds: float) -> int:
     """The weight stays where it is for ``seconds`` (the gate has nothing to judge)."""
     before = list(weights.seen)
@@ -69,10 +89,10 @@ def test_prometheus_killed_longer_than_a_window_holds_then_the_rollout_goes_on(
 ) -> None:
     serving_exporter.set(release_name)
     first = own_prometheus[0]
-    with operator_process(cluster, first.url, tmp_path / "operator.log", namespace):
-        weights = Weights(cluster, namespace, release_name)
-        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY, **PATIENT)
-        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+    with at_five_percent(cluster, namespace, release_name, first.url, tmp_path, **PATIENT) as (
+        weights,
+        watcher,
+    ):
         first.stop()  # gone: connections refused
         at = _held(weights, 9)  # three analysis windows
         own_prometheus.append(
@@ -100,10 +120,10 @@ def test_prometheus_frozen_past_the_query_timeout_holds_then_the_rollout_goes_on
 ) -> None:
     serving_exporter.set(release_name)
     server = own_prometheus[0]
-    with operator_process(cluster, server.url, tmp_path / "operator.log", namespace):
-        weights = Weights(cluster, namespace, release_name)
-        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY, **PATIENT)
-        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+    with at_five_percent(cluster, namespace, release_name, server.url, tmp_path, **PATIENT) as (
+        weights,
+        watcher,
+    ):
         server.process.send_signal(signal.SIGSTOP)  # accepts connections, never answers
         try:
             at = _held(weights, 12)  # past the 5 s query timeout, twice
@@ -127,10 +147,10 @@ def test_the_httproute_deleted_by_someone_else_holds_the_step_until_it_is_back(
     recovery: dict[str, float],
 ) -> None:
     serving_exporter.set(release_name)
-    with operator_process(cluster, prometheus.url, tmp_path / "operator.log", namespace):
-        weights = Weights(cluster, namespace, release_name)
-        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY)
-        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+    with at_five_percent(cluster, namespace, release_name, prometheus.url, tmp_path) as (
+        weights,
+        watcher,
+    ):
         cluster.kubectl("delete", "httproute", "brief-api", "-n", namespace)
         gone = time.monotonic() + 9  # three analysis windows with no route
         while time.monotonic() < gone:
@@ -165,10 +185,10 @@ def test_the_canarys_pods_deleted_at_a_step_boundary_hold_it_until_they_are_read
     recovery: dict[str, float],
 ) -> None:
     serving_exporter.set(release_name)
-    with operator_process(cluster, prometheus.url, tmp_path / "operator.log", namespace):
-        weights = Weights(cluster, namespace, release_name)
-        watcher = start(cluster, namespace, release_name, spec=CPU_ONLY)
-        watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+    with at_five_percent(cluster, namespace, release_name, prometheus.url, tmp_path) as (
+        weights,
+        watcher,
+    ):
         cluster.kubectl(
             "delete", "pods", "-n", namespace, "-l", f"release={release_name},track=canary",
             "--wait=false",

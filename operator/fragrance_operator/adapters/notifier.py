@@ -13,20 +13,12 @@ import asyncio
 import base64
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import structlog
 from kubernetes.client.exceptions import ApiException
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from fragrance_api.notifications import NotificationTarget
 from fragrance_operator.adapters import metrics
@@ -141,7 +133,7 @@ class Notifier:
             stop=stop_after_attempt(settings.attempts),
             wait=wait_exponential(multiplier=settings.backoff, max=settings.max_backoff),
             retry=retry_if_exception(lambda e: isinstance(e, DeliveryError) and e.transient),
-            before_sleep=_count_retry(key),
+            before_sleep=lambda _: metrics.NOTIFICATION_RETRIES.labels(*key).inc(),
             reraise=True,
         )
         async for attempt in retrying:
@@ -192,10 +184,3 @@ class Notifier:
             return
         transient = answer.status_code == 429 or answer.status_code >= 500
         raise DeliveryError(f"HTTP {answer.status_code}", transient=transient)
-
-
-def _count_retry(key: Key) -> Callable[[RetryCallState], Any]:
-    def count(state: RetryCallState) -> None:
-        metrics.NOTIFICATION_RETRIES.labels(*key).inc()
-
-    return count

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
-from fragrance_operator.canary.gate import Verdict
+from fragrance_operator.canary.gate import CheckResult, Verdict
 from fragrance_operator.canary.rollout import Event, Rollout
+from fragrance_operator.canary.status import check_body
 
 ROLLOUTS_KEPT = 5
 DECISIONS_KEPT = 100  # per rollout: the newest (a paused rollout can be judged for hours)
@@ -78,32 +79,24 @@ def decision_record(
         "decision": verdict.decision,
         "summary": verdict.summary[:MESSAGE_CHARS],
         "applied": list(applied),
-        "checks": [
-            {
-                key: value
-                for key, value in (
-                    ("name", c.name),
-                    ("value", c.value),
-                    ("threshold", c.threshold),
-                    ("stableValue", c.stable_value),
-                    ("sample", c.sample),
-                    ("result", c.result),
-                    # A GO check's message repeats its numbers: only the others keep theirs.
-                    ("message", c.message[:MESSAGE_CHARS] if c.result != "GO" else None),
-                )
-                if value is not None
-            }
-            for c in verdict.checks
-        ],
+        "checks": [_check(c) for c in verdict.checks],
     }
+
+
+def _check(c: CheckResult) -> dict[str, Any]:
+    body = {key: value for key, value in check_body(c).items() if value is not None}
+    # A GO check's message repeats its numbers: only the others keep theirs.
+    if c.result == "GO":
+        body.pop("message", None)
+    else:
+        body["message"] = c.message[:MESSAGE_CHARS]
+    return body
 
 
 def with_decision(log: Log, version: str, at: str, record: dict[str, Any]) -> Log:
     """``log`` with ``record`` added to ``version``'s rollout (a new one when the newest is
     another version's or is finished)."""
-    rollouts = [dict(r) for r in log.get("rollouts", [])]
-    if not rollouts or rollouts[-1]["version"] != version or rollouts[-1].get("outcome"):
-        rollouts.append({"version": version, "startedAt": at, "decisions": []})
+    rollouts = _with_open(log, version, at)
     current = rollouts[-1]
     current["decisions"] = [*current["decisions"], record][-DECISIONS_KEPT:]
     return {"rollouts": rollouts[-ROLLOUTS_KEPT:]}
@@ -112,8 +105,15 @@ def with_decision(log: Log, version: str, at: str, record: dict[str, Any]) -> Lo
 def with_outcome(log: Log, version: str, outcome: str, reason: str, at: str) -> Log:
     """``log`` with ``version``'s open rollout closed; one with no decisions (e.g. rolled back
     by hand before any gate) is recorded too, so history has one entry per rollout."""
+    rollouts = _with_open(log, version, at)
+    rollouts[-1].update(outcome=outcome, reason=reason[:MESSAGE_CHARS], finishedAt=at)
+    return {"rollouts": rollouts[-ROLLOUTS_KEPT:]}
+
+
+def _with_open(log: Log, version: str, at: str) -> list[dict[str, Any]]:
+    """The log's rollouts (copied), the last one open for ``version``: a new one when the
+    newest is another version's or is finished."""
     rollouts = [dict(r) for r in log.get("rollouts", [])]
     if not rollouts or rollouts[-1]["version"] != version or rollouts[-1].get("outcome"):
         rollouts.append({"version": version, "startedAt": at, "decisions": []})
-    rollouts[-1].update(outcome=outcome, reason=reason[:MESSAGE_CHARS], finishedAt=at)
-    return {"rollouts": rollouts[-ROLLOUTS_KEPT:]}
+    return rollouts

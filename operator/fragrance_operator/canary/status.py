@@ -20,7 +20,7 @@ from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import HISTORY_LIMIT, FragranceReleaseStatus
 from fragrance_operator.canary.capacity import Capacity
 from fragrance_operator.canary.delivery import Delivery
-from fragrance_operator.canary.gate import Verdict
+from fragrance_operator.canary.gate import CheckResult, Verdict
 from fragrance_operator.canary.machine import Finished, PauseReason, Plan, Rollout
 from fragrance_operator.canary.serving import Serving
 
@@ -272,18 +272,20 @@ def gate_body(verdict: Verdict, now: float) -> dict[str, Any]:
     return {
         "decision": verdict.decision,
         "evaluatedAt": timestamp(now),
-        "checks": [
-            {
-                "name": c.name,
-                "value": c.value,
-                "threshold": c.threshold,
-                **({"stableValue": c.stable_value} if c.stable_value is not None else {}),
-                **({"sample": c.sample} if c.sample is not None else {}),
-                "result": c.result,
-                "message": c.message,
-            }
-            for c in verdict.checks
-        ],
+        "checks": [check_body(c) for c in verdict.checks],
+    }
+
+
+def check_body(c: CheckResult) -> dict[str, Any]:
+    """One check as status, the decision log and notices show it."""
+    return {
+        "name": c.name,
+        "value": c.value,
+        "threshold": c.threshold,
+        **({"stableValue": c.stable_value} if c.stable_value is not None else {}),
+        **({"sample": c.sample} if c.sample is not None else {}),
+        "result": c.result,
+        "message": c.message,
     }
 
 

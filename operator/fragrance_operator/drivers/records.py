@@ -1,12 +1,13 @@
 """Keeps each release's decision records in its ``<name>-decisions`` ConfigMap.
 
 The log is read once per release (after a restart, from the ConfigMap) and then kept here;
-each change is one server-side apply of the whole ConfigMap (bounded well under 1 MiB).
+each tick's changes are one server-side apply of the whole ConfigMap (bounded well under
+1 MiB).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fragrance_operator.adapters.kubernetes import Kube
@@ -24,14 +25,18 @@ class DecisionLog:
         self.kube = kube
         self._logs: dict[tuple[str, str, str], Log] = {}  # (namespace, name, uid)
 
-    def update(self, release: dict[str, Any], change: Callable[[Log], Log]) -> None:
+    def update(self, release: dict[str, Any], changes: Sequence[Callable[[Log], Log]]) -> None:
+        """``changes`` applied in order, then written once."""
+        if not changes:
+            return
         meta = release["metadata"]
         key = (meta["namespace"], meta["name"], meta.get("uid", ""))
         log = self._logs.get(key)
         if log is None:
             found = self.kube.get("v1", "ConfigMap", key[0], decision_log_name(key[1]))
             log = read_decision_log(found)
-        log = change(log)
+        for change in changes:
+            log = change(log)
         self.kube.apply(decision_log_config_map(release, log))
         self._logs[key] = log
 

@@ -38,11 +38,10 @@ async def announce(
     changes = records.log_changes(
         judged, judgement, decision.events, version=version, at=at, window=plan.analysis_interval
     )
-    for change in changes:
-        try:
-            await asyncio.to_thread(ctx.records.update, raw, change)
-        except ApiException as error:
-            bound.warning("decision record not written", status=error.status, why=error.reason)
+    try:
+        await asyncio.to_thread(ctx.records.update, raw, changes)
+    except ApiException as error:
+        bound.warning("decision record not written", status=error.status, why=error.reason)
     if spec.notifications:
         checks = _checks(judgement[1] if judgement else None, previous)
         events = (*decision.events, *decision.notices)
