@@ -74,6 +74,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.level = logging.INFO
     logging.getLogger("kopf.objects").addFilter(_QuietTicks())
     settings.watching.server_timeout = 60
+    # kopf's default backoffs (1, 1, 2, 3, 5, 8, 13, 21 s) left the watches stale for up to
+    # 21 s after an apiserver restart, and gave up after 54 s: retry at most 5 s apart,
+    # for five minutes, so a restarted control plane is seen again within seconds.
+    settings.networking.error_backoffs = [0.5, 1, 2, 3] + [5] * 60
     # Gate evaluations block a thread each while Prometheus answers: room for many releases.
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="fragrance")

@@ -9,12 +9,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 import yaml
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
 
 from fragrance_dev.cluster import LocalCluster
 from tests.helpers import release_manifest, wait_for
@@ -209,28 +213,49 @@ def operator_process(
 
 
 class Weights:
-    """Every weight the HTTPRoute carries, read every 0.2 s in the background: what the data
-    plane was told while the test waited elsewhere (for the crash, for the restart)."""
+    """Every weight the HTTPRoute carried, in order: what the data plane was told while the
+    test waited elsewhere (for the crash, for the restart).
+
+    From a watch resumed at the last resourceVersion it saw, so every write is seen even
+    across an apiserver restart; polling missed a step once (a read right after the restart
+    took 7 s, longer than the step lasted)."""
 
     def __init__(self, cluster: LocalCluster, namespace: str, name: str) -> None:
-        self.cluster, self.namespace, self.name = cluster, namespace, name
+        self.namespace, self.name = namespace, name
+        api = config.new_client_from_config(str(cluster.layout.kubeconfig))
+        self.routes = client.CustomObjectsApi(api)
         self.seen: list[int] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while not self.stop.wait(0.2):
-            got = self.cluster.kubectl(
-                "get", "httproute", "brief-api", "-n", self.namespace, "-o",
-                "jsonpath={.spec.rules[0].backendRefs}", check=False,
-            )  # fmt: skip
-            if got.returncode != 0 or not got.stdout:
-                continue
-            refs = json.loads(got.stdout)
-            weight = next((r["weight"] for r in refs if r["name"] == f"{self.name}-canary"), 0)
-            if not self.seen or self.seen[-1] != weight:
-                self.seen.append(int(weight))
+        since: str | None = None  # None: list what there is, then watch
+        while not self.stop.is_set():
+            options: dict[str, Any] = {"resource_version": since} if since else {}
+            try:
+                for event in watch.Watch().stream(
+                    self.routes.list_namespaced_custom_object, "gateway.networking.k8s.io",
+                    "v1", self.namespace, "httproutes", field_selector="metadata.name=brief-api",
+                    timeout_seconds=5, _request_timeout=10, **options,
+                ):  # fmt: skip
+                    route = event["object"]
+                    since = route["metadata"]["resourceVersion"]
+                    if event["type"] != "DELETED":
+                        self._record(route)
+                    if self.stop.is_set():
+                        return
+            except ApiException as error:
+                if error.status == 410:  # history compacted: start over from a list
+                    since = None
+            except urllib3.exceptions.HTTPError:
+                self.stop.wait(0.2)  # the apiserver is away: resume where we were
+
+    def _record(self, route: dict[str, Any]) -> None:
+        refs = route["spec"]["rules"][0].get("backendRefs") or []
+        weight = next((r["weight"] for r in refs if r["name"] == f"{self.name}-canary"), 0)
+        if not self.seen or self.seen[-1] != weight:
+            self.seen.append(int(weight))
 
     def done(self) -> list[int]:
         self.stop.set()
@@ -241,3 +266,44 @@ class Weights:
 def one_history_entry(final: dict[str, Any], version: str, outcome: str) -> None:
     entries = [h["outcome"] for h in final["status"].get("history", []) if h["version"] == version]
     assert entries == [outcome], entries
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """A process's resident memory and open sockets, read from /proc (not from its log)."""
+
+    rss_mib: float
+    sockets: int
+
+    @classmethod
+    def of(cls, pid: int) -> Footprint:
+        status = Path(f"/proc/{pid}/status").read_text()
+        rss_kib = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+        sockets = 0
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with suppress(OSError):  # closed between listing and reading
+                sockets += os.readlink(fd).startswith("socket:")
+        return cls(rss_kib / 1024, sockets)
+
+    def settled_back(
+        self, pid: int, what: str, extra_sockets: int = 8, extra_mib: float = 40
+    ) -> Footprint:
+        """Wait until the process is back near this footprint after a fault: a client that
+        leaks a connection per failed call, or a queue that keeps what it could not send,
+        stays above it."""
+        last = [self]
+
+        def back() -> bool:
+            last[0] = now = Footprint.of(pid)
+            return (
+                now.sockets <= self.sockets + extra_sockets
+                and now.rss_mib <= self.rss_mib + extra_mib
+            )
+
+        try:
+            wait_for(back, f"the operator's footprint back to its level after {what}", 30)
+        except pytest.fail.Exception:
+            pytest.fail(f"after {what}: {last[0]} (before the fault: {self})")
+        return last[0]

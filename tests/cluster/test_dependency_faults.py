@@ -2,7 +2,8 @@
 longer than the analysis interval, Prometheus frozen past the query timeout, the HTTPRoute
 deleted by someone else, the canary's pods deleted at a step boundary. The same invariants
 as the crash points, from the apiserver and the route's weights: no step skipped or
-repeated, no step taken without data, one history entry, the phase the world shows."""
+repeated, no step taken without data, one history entry, the phase the world shows; and the
+operator's memory and open sockets, read from /proc, back to their level afterwards."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.cluster.rollouts import (
     CPU_ONLY,
     ROUTE,
     STEPS,
+    Footprint,
     Watcher,
     Weights,
     apply,
@@ -60,12 +62,16 @@ def at_five_percent(
     tmp_path: Path,
     **canary: Any,
 ) -> Iterator[tuple[Weights, Watcher]]:
-    """The operator running and v2's canary at step 2 (5%), the route's weights recorded."""
-    with operator_process(cluster, prometheus_url, tmp_path / "operator.log", namespace):
+    """The operator running and v2's canary at step 2 (5%), the route's weights recorded;
+    once the test is done with it, the operator's footprint back to what it was at 5%."""
+    with operator_process(cluster, prometheus_url, tmp_path / "operator.log", namespace) as op:
         weights = Weights(cluster, namespace, name)
         watcher = start(cluster, namespace, name, spec=CPU_ONLY, **canary)
         watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
+        before = Footprint.of(op.pid)
         yield weights, watcher
+        after = before.settled_back(op.pid, "the fault")
+        print(f"{name}: operator {before} at 5%, {after} after the fault")
 
 
 def _held(weights: Weights, seconds: float) -> int:
@@ -172,6 +178,32 @@ def test_the_httproute_deleted_by_someone_else_holds_the_step_until_it_is_back(
     # Re-applied, the route reads 0 until the operator writes the step's weight again.
     steps = [w for i, w in enumerate(seen) if w or i in (0, len(seen) - 1)]
     assert [w for i, w in enumerate(steps) if i == 0 or w != steps[i - 1]] == STEPS, seen
+    one_history_entry(final, "v2", "Succeeded")
+
+
+def test_the_apiserver_and_etcd_restarted_mid_rollout_and_the_rollout_goes_on(
+    cluster: LocalCluster,
+    namespace: str,
+    prometheus: PrometheusServer,
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+    recovery: dict[str, float],
+) -> None:
+    serving_exporter.set(release_name)
+    with at_five_percent(cluster, namespace, release_name, prometheus.url, tmp_path) as (
+        weights,
+        watcher,
+    ):
+        at = weights.seen[-1]
+        # Longer than the operator's Lease (4 s): it stops acting, then takes the Lease again.
+        gone = cluster.restart("kube-apiserver", "etcd", down_for=5)
+        back = time.monotonic()
+        wait_for(lambda: weights.seen[-1] != at, "a step after the apiserver came back", 90)
+        recovery[f"apiserver and etcd restarted ({gone:.0f}s gone)"] = time.monotonic() - back
+        final = watcher.until("v2 promoted", promoted)
+    assert weights.done() == STEPS
+    assert final["status"]["gate"]["decision"] == "GO"
     one_history_entry(final, "v2", "Succeeded")
 
 

@@ -8,62 +8,17 @@ traffic through the router the whole time and counts every answer that is not a 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.serve_app import deploy_config
 from fragrance_dev.demo.client import Client
 from fragrance_operator.builders.serve_plan import image, roles
-from fragrance_operator.canary.machine import Action, Observation, Rollout, advance, weight_set
-from fragrance_operator.canary.status import plan_from_spec
+from fragrance_operator.canary.machine import Action
 from fragrance_operator.drivers.ray_serve import RayServeDriver
-from tests.helpers import rayserve_spec
 from tests.serving.conftest import Serving
-
-
-def _spec(name: str, version: str) -> FragranceReleaseSpec:
-    # Long steps: nothing but the user's actions moves this rollout.
-    canary = {"steps": [25, 100], "stepInterval": "1h", "progressDeadline": "2h"}
-    return rayserve_spec(version, f"{name}-r", canary)
-
-
-@dataclass
-class Release:
-    """One release reconciled by hand: its spec, its rollout, the driver's world."""
-
-    driver: RayServeDriver
-    name: str
-    spec: FragranceReleaseSpec
-    rollout: Rollout = field(default_factory=Rollout)
-    body: dict[str, Any] = field(default_factory=dict)
-
-    def tick(self, action: Action | None = None) -> bool:
-        """One reconcile; whether the action was consumed."""
-        now = time.time()
-        self.body = {"metadata": {"name": self.name}, "spec": self.spec.to_wire()}
-        r, driver = self.rollout, self.driver
-        obs = Observation(
-            now=now,
-            canary_ready=driver.ready(self.body, "canary", r.canary_image),
-            stable_ready=driver.ready(self.body, "stable", r.stable_image),
-            action=action,
-        )
-        transition = advance(r, plan_from_spec(self.spec), obs)
-        driver.set_weight(self.body, self.spec, transition.rollout.weight)
-        driver.converge(self.body, self.spec, transition.rollout)
-        self.rollout = weight_set(transition.rollout, now) or transition.rollout
-        time.sleep(1.0)
-        return transition.action_consumed
-
-    def until(self, what: str, done: Any, timeout: float = 240.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not done(self.rollout):
-            assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f}s"
-            self.tick()
+from tests.serving.reconciled import Release, spec
 
 
 @pytest.mark.parametrize("interruption", ["new-spec", "abort", "retry"])
@@ -73,7 +28,7 @@ def test_an_interrupted_promotion_finishes_and_no_request_fails(
     name = f"ip-{interruption}"
     url = f"http://127.0.0.1:{ray_serve.port}"
     driver = RayServeDriver(ray_serve.rest, str(trained_models), url, str(tmp_path))
-    release = Release(driver, name, _spec(name, "v1"))
+    release = Release(driver, name, spec(name, "v1"))
     client = Client(f"{url}/{name}-r/v1/brief", rate=6)
     try:
         release.until("v1 stable", lambda r: r.phase == "Succeeded")
@@ -81,13 +36,13 @@ def test_an_interrupted_promotion_finishes_and_no_request_fails(
             "v1 Ready", lambda _: driver.ready(release.body, "stable", "fragrance-serving:v1")
         )
         client.start()
-        release.spec = _spec(name, "v2")
+        release.spec = spec(name, "v2")
         release.until("v2 canary at 25%", lambda r: r.weight == 25)
         assert release.tick(Action.PROMOTE)  # the canary is Ready: consumed at once
         assert release.rollout.promoting
         # The interruption arrives while the promotion is under way.
         if interruption == "new-spec":
-            release.spec = _spec(name, "v3")
+            release.spec = spec(name, "v3")
             release.tick()
         else:
             assert not release.tick(Action(interruption)), "waits for the promotion"

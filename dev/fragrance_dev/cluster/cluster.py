@@ -127,6 +127,28 @@ class LocalCluster:
             self.progress(f"stopped {len(recorded)} processes")
         self.layout.clear(keep_logs)
 
+    def restart(self, *names: str, down_for: float = 0.0) -> float:
+        """Stop the named processes (e.g. ``"kube-apiserver", "etcd"``), wait ``down_for``
+        seconds, start them again with the command lines they had and wait until the apiserver
+        answers /readyz; the seconds it was gone. Chaos tests' fault: what every other
+        component and client must ride out."""
+        info = self.running()
+        if info is None:
+            raise ClusterError("no running cluster to restart a part of")
+        chosen = [p for p in processes.recorded(self._pid_dir) if p.name in names]
+        if {p.name for p in chosen} != set(names):
+            raise ClusterError(f"not processes of this cluster: {sorted(names)}")
+        argvs = {p.name: processes.command_line(p) for p in chosen}
+        order = sorted(chosen, key=lambda p: _START_ORDER.index(p.name))
+        gone = time.monotonic()
+        for process in reversed(order):
+            processes.stop(process)
+        time.sleep(down_for)  # the outage itself: nothing to wait for
+        for process in order:
+            self._launch(process.name, argvs[process.name])
+        self._poll(lambda: self._ready(info.server), "kube-apiserver after a restart", 60)
+        return time.monotonic() - gone
+
     def kubectl(
         self,
         *args: str,

@@ -36,6 +36,11 @@ class Managed:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def command_line(process: Managed) -> list[str]:
+    """The argv a live process was started with (to start it again the same way)."""
+    return Path(f"/proc/{process.pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
 def start(name: str, argv: list[str], log_dir: Path, pid_dir: Path, marker: str) -> Managed:
     log_dir.mkdir(parents=True, exist_ok=True)
     pid_dir.mkdir(parents=True, exist_ok=True)
