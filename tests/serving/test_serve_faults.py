@@ -3,8 +3,9 @@ replica, killed (SIGKILL of their processes) while v2's canary takes 25% under a
 
 What must hold, read from Ray and the data path: the reconcile rides out the Serve API being
 gone (its failed ticks are retried, as kopf retries); Serve brings each back; the router that
-comes back splits at the step's weight, not at 0 or 100; the rollout then promotes v2; and no
-request is lost while the controller is down (the proxies and replicas serve without it).
+comes back splits at the step's weight, not at 0 or 100; the rollout then promotes v2; no
+request is lost while the controller is down (the proxies and replicas serve without it), and
+of the router's, only what was in flight on the killed replica.
 """
 
 from __future__ import annotations
@@ -138,7 +139,6 @@ def test_the_router_replica_killed_comes_back_at_the_steps_weight(
         assert killed is not None, f"one replica of {router} among Ray's actors"
         before = client.counts.failed
         os.kill(killed, signal.SIGKILL)
-        gone = time.monotonic()
 
         def back() -> bool:
             now = _pid(ray_serve, replica)
@@ -147,8 +147,9 @@ def test_the_router_replica_killed_comes_back_at_the_steps_weight(
         took = _ride_out(release, "the router's replica back at 25%", back, 180)
         lost = client.counts.failed - before
         print(f"router replica killed: back at 25% after {took:.1f}s, {lost} requests failed")
-        # What was in flight on the killed replica fails; what came after waits for the new one.
-        assert lost <= 6 * (time.monotonic() - gone), client.counts.by_track
+        # What was in flight on the killed replica fails (each of the client's workers has one
+        # request at a time); what came after waits in Serve's proxy for the new replica.
+        assert lost <= client.workers, client.counts.by_track
         after = client.counts.failed
         _promote(release)
         time.sleep(3)
