@@ -1,13 +1,18 @@
-"""The operator as a process: killed mid-rollout it resumes from status; Prometheus down."""
+"""The operator as a process: killed mid-rollout it resumes from status; Prometheus down; a
+standby takes over, also in the middle of an analysis window."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
+import subprocess
+import time
 from pathlib import Path
 
 from fragrance_dev.cluster import LocalCluster
 from tests.cluster.rollouts import CPU_ONLY, operator_process, promoted, start
+from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
 
@@ -72,13 +77,7 @@ def test_two_replicas_never_both_act_and_the_standby_takes_over(
     ):
         watcher = start(cluster, namespace, release_name)
         watcher.until("5%", lambda s: s.get("canaryWeight") == 5)
-        holder = json.loads(
-            cluster.kubectl(
-                "get", "lease", "fragrance-operator", "-n", namespace, "-o", "json"
-            ).stdout
-        )["spec"]["holderIdentity"]
-        leader, standby = (a, b) if f"-{a.pid}-" in holder else (b, a)
-        assert f"-{leader.pid}-" in holder
+        leader, standby = _leader_and_standby(cluster, namespace, a, b)
         standby_log = logs[0] if standby is a else logs[1]
         assert "transition" not in standby_log.read_text(), "the standby acted"
         leader.send_signal(signal.SIGKILL)
@@ -90,3 +89,68 @@ def test_two_replicas_never_both_act_and_the_standby_takes_over(
     assert [h["outcome"] for h in final["status"]["history"] if h["version"] == "v2"] == [
         "Succeeded"
     ]
+
+
+def test_a_leader_change_inside_an_analysis_window_neither_restarts_nor_shortens_it(
+    cluster: LocalCluster,
+    namespace: str,
+    prometheus: PrometheusServer,
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+) -> None:
+    """The window's clock is the step's ``weightSetAt`` in status, not a replica's memory:
+    the standby that takes over 4 s into a 12 s window judges it when it is 12 s old."""
+    serving_exporter.set(release_name)
+    window = 12.0
+    analysis = {"interval": "12s", "minRequests": 10, "minRequestsPerMode": 5}
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    with (
+        operator_process(cluster, prometheus.url, logs[0], namespace) as a,
+        operator_process(cluster, prometheus.url, logs[1], namespace) as b,
+    ):
+        watcher = start(
+            cluster, namespace, release_name, spec=CPU_ONLY, stepInterval="12s", analysis=analysis
+        )
+        at_five = watcher.until("5%", lambda s: s.get("canaryWeight") == 5 and s.get("weightSetAt"))
+        set_at = dt.datetime.fromisoformat(at_five["status"]["weightSetAt"]).timestamp()
+        leader, _ = _leader_and_standby(cluster, namespace, a, b)
+        wait_for(lambda: time.time() >= set_at + 4, "4 s into the 5% step's window", 30)
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(timeout=10)
+        final = watcher.until("v2 promoted", promoted, timeout=150)
+    assert watcher.weights == [0, 1, 5, 25, 100, 0]
+    records = json.loads(
+        cluster.kubectl(
+            "get",
+            "configmap",
+            f"{release_name}-decisions",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.data.decisions\\.json}",
+        ).stdout
+    )
+    rollout = next(r for r in records["rollouts"] if r["version"] == "v2")
+    at_five_gates = [d for d in rollout["decisions"] if d["kind"] == "gate" and d["step"] == 1]
+    assert [d["decision"] for d in at_five_gates] == ["GO"], at_five_gates
+    judged = dt.datetime.fromisoformat(at_five_gates[0]["at"]).timestamp() - set_at
+    # Not early (a window cut short by the change), not late by a restarted window (≥ 20 s:
+    # the takeover came 8-10 s in); the slack is the Lease's expiry and a few ticks.
+    print(f"leader killed 4 s into a {window:.0f} s window: judged {judged:.1f} s after its weight")
+    assert window <= judged < window + 6, f"the 5% step judged {judged:.1f}s after its weight"
+    assert at_five_gates[0]["windowSeconds"] >= window
+    assert [h["outcome"] for h in final["status"]["history"] if h["version"] == "v2"] == [
+        "Succeeded"
+    ]
+
+
+def _leader_and_standby(
+    cluster: LocalCluster, namespace: str, *replicas: subprocess.Popen[bytes]
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    holder = json.loads(
+        cluster.kubectl("get", "lease", "fragrance-operator", "-n", namespace, "-o", "json").stdout
+    )["spec"]["holderIdentity"]
+    leaders = [r for r in replicas if f"-{r.pid}-" in holder]
+    assert len(leaders) == 1, holder
+    return leaders[0], next(r for r in replicas if r is not leaders[0])
