@@ -307,3 +307,13 @@ class Footprint:
         except pytest.fail.Exception:
             pytest.fail(f"after {what}: {last[0]} (before the fault: {self})")
         return last[0]
+
+
+def decisions(cluster: LocalCluster, namespace: str, name: str, version: str) -> list[Any]:
+    """A rollout's decision records, from the release's decision-log ConfigMap."""
+    got = cluster.kubectl(
+        "get", "configmap", f"{name}-decisions", "-n", namespace,
+        "-o", "jsonpath={.data.decisions\\.json}",
+    )  # fmt: skip
+    rollout = next(r for r in json.loads(got.stdout)["rollouts"] if r["version"] == version)
+    return list(rollout["decisions"])

@@ -7,6 +7,7 @@ operator's memory and open sockets, read from /proc, back to their level afterwa
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tests.cluster.rollouts import (
     Watcher,
     Weights,
     apply,
+    decisions,
     one_history_entry,
     operator_process,
     promoted,
@@ -79,7 +81,7 @@ def _held(weights: Weights, seconds: float) -> int:
     before = list(weights.seen)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert weights.seen == before, f"moved without data: {before} -> {weights.seen}"
+        assert weights.seen == before, f"the weight moved during the fault: {before} -> {weights.seen}"
         time.sleep(0.2)
     return before[-1]
 
@@ -207,7 +209,7 @@ def test_the_apiserver_and_etcd_restarted_mid_rollout_and_the_rollout_goes_on(
     one_history_entry(final, "v2", "Succeeded")
 
 
-def test_the_canarys_pods_deleted_at_a_step_boundary_hold_it_until_they_are_ready(
+def test_the_canarys_pods_evicted_with_nowhere_to_go_hold_the_step_until_they_are_back(
     cluster: LocalCluster,
     namespace: str,
     prometheus: PrometheusServer,
@@ -217,16 +219,36 @@ def test_the_canarys_pods_deleted_at_a_step_boundary_hold_it_until_they_are_read
     recovery: dict[str, float],
 ) -> None:
     serving_exporter.set(release_name)
+    nodes = cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
     with at_five_percent(cluster, namespace, release_name, prometheus.url, tmp_path) as (
         weights,
         watcher,
     ):
-        cluster.kubectl(
-            "delete", "pods", "-n", namespace, "-l", f"release={release_name},track=canary",
-            "--wait=false",
-        )  # fmt: skip
-        back = time.monotonic()
+        # Every node cordoned, then the canary's pods deleted: their replacements stay
+        # Pending, and the canary is not Ready, while the exporter's series still say GO.
+        cluster.kubectl("cordon", *nodes)
+        try:
+            cluster.kubectl(
+                "delete", "pods", "-n", namespace, "-l", f"release={release_name},track=canary",
+            )  # fmt: skip
+            at = _held(weights, 9)  # three analysis windows
+            assert at == 5
+            assert watcher.release()["status"]["canaryWeight"] == 5
+        finally:
+            cluster.kubectl("uncordon", *nodes)
+        back = time.time()
         final = watcher.until("v2 promoted", promoted)
-        recovery["canary pods deleted"] = time.monotonic() - back
+        recovery["canary pods evicted 9s"] = time.time() - back
     assert weights.done() == STEPS
     one_history_entry(final, "v2", "Succeeded")
+    recorded = [d for d in decisions(cluster, namespace, release_name, "v2") if d["step"] == 1]
+    held = [d for d in recorded if "GateHeld" in d["applied"]]
+    advanced = [d for d in recorded if "StepAdvanced" in d["applied"]]
+    assert held, "the GOs while the canary had no pods were recorded as held"
+    assert len(advanced) == 1, recorded
+    # 5% became 25% only on a GO judged once its pods could run again.
+    assert _seconds(advanced[0]["at"]) >= back, (advanced[0], back)
+
+
+def _seconds(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

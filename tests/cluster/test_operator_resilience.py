@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from fragrance_dev.cluster import LocalCluster
-from tests.cluster.rollouts import CPU_ONLY, operator_process, promoted, start
+from tests.cluster.rollouts import CPU_ONLY, decisions, operator_process, promoted, start
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
@@ -120,19 +120,8 @@ def test_a_leader_change_inside_an_analysis_window_neither_restarts_nor_shortens
         leader.wait(timeout=10)
         final = watcher.until("v2 promoted", promoted, timeout=150)
     assert watcher.weights == [0, 1, 5, 25, 100, 0]
-    records = json.loads(
-        cluster.kubectl(
-            "get",
-            "configmap",
-            f"{release_name}-decisions",
-            "-n",
-            namespace,
-            "-o",
-            "jsonpath={.data.decisions\\.json}",
-        ).stdout
-    )
-    rollout = next(r for r in records["rollouts"] if r["version"] == "v2")
-    at_five_gates = [d for d in rollout["decisions"] if d["kind"] == "gate" and d["step"] == 1]
+    recorded = decisions(cluster, namespace, release_name, "v2")
+    at_five_gates = [d for d in recorded if d["kind"] == "gate" and d["step"] == 1]
     assert [d["decision"] for d in at_five_gates] == ["GO"], at_five_gates
     judged = dt.datetime.fromisoformat(at_five_gates[0]["at"]).timestamp() - set_at
     # Not early (a window cut short by the change), not late by a restarted window (≥ 20 s:

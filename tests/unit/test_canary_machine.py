@@ -311,6 +311,21 @@ def test_the_step_is_timed_from_when_its_weight_was_written() -> None:
     assert run(held, PLAN, 135, canary_ready=True, gate=Gate("GO")).weight == 25
 
 
+def test_a_go_on_a_canary_that_lost_its_pods_gives_it_no_more_traffic() -> None:
+    r = go_through(started(), PLAN, ["GO", "GO"])  # 5% since 60
+    assert r.weight == 5
+    lost = advance(r, PLAN, Observation(now=150, canary_ready=False, gate=Gate("GO")))
+    assert lost.rollout.weight == 5 and lost.rollout.phase == "Progressing"
+    assert [e.reason for e in lost.events] == ["GateHeld"]
+    assert lost.rollout.last_analysis_at == 150  # judged again a window later, not each tick
+    assert not analysis_due(lost.rollout, PLAN, 160)
+    back = run(lost.rollout, PLAN, 180, canary_ready=True, gate=Gate("GO"))
+    assert back.weight == 25
+    # What it served still counts against it: a NO-GO rolls it back, Ready or not.
+    nogo = advance(r, PLAN, Observation(now=150, canary_ready=False, gate=Gate("NO-GO")))
+    assert nogo.rollout.phase == "RolledBack"
+
+
 def test_a_gate_that_saw_the_previous_weight_or_is_old_decides_nothing() -> None:
     r = replace(started(), weight_set_at=10)  # 1% written at 10
     before = advance(r, PLAN, Observation(now=45, gate=Gate("NO-GO", evaluated_at=35)))

@@ -195,6 +195,12 @@ def _progress(b: Builder, plan: Plan, obs: Observation) -> None:
     if why:
         b.emit("GateDiscarded", f"{obs.gate.decision} at {r.weight}% not acted on: {why}")
         return
+    if obs.gate.decision == "GO" and not obs.canary_ready:
+        # Its pods were lost (deleted, crashing, evicted) after the step began: what it
+        # served before is no reason to give it more users. A NO-GO still rolls back.
+        b.set(last_analysis_at=obs.now, last_decision="GO", inconclusive_streak=0)
+        b.emit("GateHeld", f"GO at {r.weight}% not acted on: the canary is not Ready", True)
+        return
     judge_gate(b, plan, obs.gate, obs.now)
 
 
