@@ -81,7 +81,8 @@ def _held(weights: Weights, seconds: float) -> int:
     before = list(weights.seen)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert weights.seen == before, f"the weight moved during the fault: {before} -> {weights.seen}"
+        moved = f"the weight moved during the fault: {before} -> {weights.seen}"
+        assert weights.seen == before, moved
         time.sleep(0.2)
     return before[-1]
 

@@ -315,7 +315,7 @@ def test_a_go_on_a_canary_that_lost_its_pods_gives_it_no_more_traffic() -> None:
     r = go_through(started(), PLAN, ["GO", "GO"])  # 5% since 60
     assert r.weight == 5
     lost = advance(r, PLAN, Observation(now=150, canary_ready=False, gate=Gate("GO")))
-    assert lost.rollout.weight == 5 and lost.rollout.phase == "Progressing"
+    assert (lost.rollout.weight, lost.rollout.phase) == (5, "Progressing")
     assert [e.reason for e in lost.events] == ["GateHeld"]
     assert lost.rollout.last_analysis_at == 150  # judged again a window later, not each tick
     assert not analysis_due(lost.rollout, PLAN, 160)
