@@ -108,6 +108,8 @@ def test_operator_under_the_charts_service_account_completes_a_canary(
     assert not can("get", "secrets", "-n", "kube-system")
     assert not can("delete", "nodes")
     assert not can("create", "clusterrolebindings")
+    assert can("watch", "namespaces"), "kopf matches watchNamespaces against the namespaces"
+    assert not can("delete", "namespaces")
 
     env = {
         **os.environ,
