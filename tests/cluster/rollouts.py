@@ -3,6 +3,7 @@ status, the operator as a process of its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -317,3 +318,8 @@ def decisions(cluster: LocalCluster, namespace: str, name: str, version: str) ->
     )  # fmt: skip
     rollout = next(r for r in json.loads(got.stdout)["rollouts"] if r["version"] == version)
     return list(rollout["decisions"])
+
+
+def seconds(stamp: str) -> float:
+    """An RFC 3339 time from the apiserver or the operator's status, as a Unix time."""
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

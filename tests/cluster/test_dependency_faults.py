@@ -7,7 +7,6 @@ operator's memory and open sockets, read from /proc, back to their level afterwa
 
 from __future__ import annotations
 
-import datetime as dt
 import signal
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from tests.cluster.rollouts import (
     one_history_entry,
     operator_process,
     promoted,
+    seconds,
     start,
 )
 from tests.helpers import wait_for
@@ -76,10 +76,10 @@ def at_five_percent(
         print(f"{name}: operator {before} at 5%, {after} after the fault")
 
 
-def _held(weights: Weights, seconds: float) -> int:
-    """The weight stays where it is for ``seconds`` (the gate has nothing to judge)."""
+def _held(weights: Weights, duration: float) -> int:
+    """The weight stays where it is for ``duration`` seconds (the gate has nothing to judge)."""
     before = list(weights.seen)
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + duration
     while time.monotonic() < deadline:
         moved = f"the weight moved during the fault: {before} -> {weights.seen}"
         assert weights.seen == before, moved
@@ -248,8 +248,4 @@ def test_the_canarys_pods_evicted_with_nowhere_to_go_hold_the_step_until_they_ar
     assert held, "the GOs while the canary had no pods were recorded as held"
     assert len(advanced) == 1, recorded
     # 5% became 25% only on a GO judged once its pods could run again.
-    assert _seconds(advanced[0]["at"]) >= back, (advanced[0], back)
-
-
-def _seconds(stamp: str) -> float:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    assert seconds(advanced[0]["at"]) >= back, (advanced[0], back)

@@ -3,7 +3,6 @@ standby takes over, also in the middle of an analysis window."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import signal
 import subprocess
@@ -11,7 +10,14 @@ import time
 from pathlib import Path
 
 from fragrance_dev.cluster import LocalCluster
-from tests.cluster.rollouts import CPU_ONLY, decisions, operator_process, promoted, start
+from tests.cluster.rollouts import (
+    CPU_ONLY,
+    decisions,
+    operator_process,
+    promoted,
+    seconds,
+    start,
+)
 from tests.helpers import wait_for
 from tests.prometheus_server import PrometheusServer
 from tests.serving_exporter import ServingExporter
@@ -113,7 +119,7 @@ def test_a_leader_change_inside_an_analysis_window_neither_restarts_nor_shortens
             cluster, namespace, release_name, spec=CPU_ONLY, stepInterval="12s", analysis=analysis
         )
         at_five = watcher.until("5%", lambda s: s.get("canaryWeight") == 5 and s.get("weightSetAt"))
-        set_at = dt.datetime.fromisoformat(at_five["status"]["weightSetAt"]).timestamp()
+        set_at = seconds(at_five["status"]["weightSetAt"])
         leader, _ = _leader_and_standby(cluster, namespace, a, b)
         wait_for(lambda: time.time() >= set_at + 4, "4 s into the 5% step's window", 30)
         leader.send_signal(signal.SIGKILL)
@@ -123,7 +129,7 @@ def test_a_leader_change_inside_an_analysis_window_neither_restarts_nor_shortens
     recorded = decisions(cluster, namespace, release_name, "v2")
     at_five_gates = [d for d in recorded if d["kind"] == "gate" and d["step"] == 1]
     assert [d["decision"] for d in at_five_gates] == ["GO"], at_five_gates
-    judged = dt.datetime.fromisoformat(at_five_gates[0]["at"]).timestamp() - set_at
+    judged = seconds(at_five_gates[0]["at"]) - set_at
     # Not early (a window cut short by the change), not late by a restarted window (≥ 20 s:
     # the takeover came 8-10 s in); the slack is the Lease's expiry and a few ticks.
     print(f"leader killed 4 s into a {window:.0f} s window: judged {judged:.1f} s after its weight")

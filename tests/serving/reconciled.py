@@ -33,7 +33,6 @@ class Release:
     spec: FragranceReleaseSpec
     rollout: Rollout = field(default_factory=Rollout)
     body: dict[str, Any] = field(default_factory=dict)
-    failed_ticks: int = 0
 
     def tick(self, action: Action | None = None) -> bool:
         """One reconcile; whether the action was consumed."""
@@ -55,11 +54,10 @@ class Release:
 
     def tick_riding_out(self) -> bool:
         """A tick as kopf retries a failed reconcile: an error of the Serve API (down,
-        restarting) is counted, and the next tick tries again. Whether this one went through."""
+        restarting) and the next tick tries again. Whether this one went through."""
         try:
             self.tick()
         except (ServeError, RuntimeError, httpx.HTTPError):
-            self.failed_ticks += 1
             time.sleep(1.0)
             return False
         return True

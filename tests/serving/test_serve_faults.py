@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,12 @@ def _router_weight(url: str, router: str) -> int | None:
     return int(answer.json()["weight"]) if answer.status_code == 200 else None
 
 
-def _at_25(ray_serve: Serving, trained_models: Path, tmp_path: Path, name: str) -> Release:
+@contextmanager
+def _at_25(
+    ray_serve: Serving, trained_models: Path, tmp_path: Path, name: str
+) -> Iterator[tuple[Release, Client]]:
+    """v1 stable and Ready, a client at 6 requests/s through the router, v2's canary at 25%;
+    afterwards the client stopped and the session's applications deployed again."""
     url = f"http://127.0.0.1:{ray_serve.port}"
     driver = RayServeDriver(ray_serve.rest, str(trained_models), url, str(tmp_path))
     release = Release(driver, name, spec(name, "v1"))
@@ -61,7 +67,17 @@ def _at_25(ray_serve: Serving, trained_models: Path, tmp_path: Path, name: str) 
     release.until(
         "v1 Ready", lambda _: driver.ready(release.body, "stable", "fragrance-serving:v1")
     )
-    return release
+    client = Client(f"{url}/{name}-r/v1/brief", rate=6)
+    try:
+        client.start()
+        release.spec = spec(name, "v2")
+        release.until("v2 canary at 25%", lambda r: r.weight == 25)
+        yield release, client
+    finally:
+        client.stop()
+        ray_serve.rest.deploy(
+            deploy_config(list(ray_serve.apps.values()), "127.0.0.1", ray_serve.port)
+        )
 
 
 def _ride_out(release: Release, what: str, back: Callable[[], bool], timeout: float) -> float:
@@ -79,22 +95,12 @@ def _promote(release: Release) -> None:
     assert release.rollout.stable_version == "v2"
 
 
-def _restore(ray_serve: Serving) -> None:
-    """Back to the applications the session's other tests deployed."""
-    ray_serve.rest.deploy(deploy_config(list(ray_serve.apps.values()), "127.0.0.1", ray_serve.port))
-
-
 def test_the_serve_controller_killed_mid_rollout_loses_no_request(
     ray_serve: Serving, trained_models: Path, tmp_path: Path
 ) -> None:
     name = "sf-controller"
     url = f"http://127.0.0.1:{ray_serve.port}"
-    release = _at_25(ray_serve, trained_models, tmp_path, name)
-    client = Client(f"{url}/{name}-r/v1/brief", rate=6)
-    try:
-        client.start()
-        release.spec = spec(name, "v2")
-        release.until("v2 canary at 25%", lambda r: r.weight == 25)
+    with _at_25(ray_serve, trained_models, tmp_path, name) as (release, client):
 
         def controller(actor: dict[str, Any]) -> bool:
             return bool(actor.get("class_name") == "ServeController")
@@ -112,9 +118,6 @@ def test_the_serve_controller_killed_mid_rollout_loses_no_request(
         assert _router_weight(url, f"{name}-r") == 25, "the split is the step's"
         _promote(release)
         time.sleep(3)  # a few more requests on what is serving now
-    finally:
-        client.stop()
-        _restore(ray_serve)
     assert client.counts.sent > 20
     assert client.counts.failed == 0, client.counts.by_track
 
@@ -125,12 +128,7 @@ def test_the_router_replica_killed_comes_back_at_the_steps_weight(
     name = "sf-router"
     url = f"http://127.0.0.1:{ray_serve.port}"
     router = f"{name}-r"
-    release = _at_25(ray_serve, trained_models, tmp_path, name)
-    client = Client(f"{url}/{router}/v1/brief", rate=6)
-    try:
-        client.start()
-        release.spec = spec(name, "v2")
-        release.until("v2 canary at 25%", lambda r: r.weight == 25)
+    with _at_25(ray_serve, trained_models, tmp_path, name) as (release, client):
 
         def replica(actor: dict[str, Any]) -> bool:
             return f":{router}:" in str(actor.get("class_name"))
@@ -153,7 +151,4 @@ def test_the_router_replica_killed_comes_back_at_the_steps_weight(
         after = client.counts.failed
         _promote(release)
         time.sleep(3)
-    finally:
-        client.stop()
-        _restore(ray_serve)
     assert client.counts.failed == after, "no request lost once the router was back"
