@@ -15,6 +15,22 @@ from fragrance_api.release import FragranceReleaseSpec
 from fragrance_dev.cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_models(
+    factory: pytest.TempPathFactory, steps: dict[str, int], corpus_size: int
+) -> Path:
+    """``make models``' weights when present (``make test`` trains them first), else the three
+    sizes trained briefly here (``steps`` per size): real weights and sampling, rougher JSON."""
+    if (ROOT / "models" / "creative.pt").exists():
+        return ROOT / "models"
+    from fragrance_serving.models.train import train_all
+
+    out = factory.mktemp("models")
+    train_all(out, steps, corpus_size=corpus_size)
+    return out
+
+
 INVALID = ROOT / "tests" / "manifests" / "invalid"
 SAMPLES = ROOT / "deploy" / "samples"
 CHART = ROOT / "charts" / "fragrance-operator"

@@ -16,19 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, project_models
 
 
 @pytest.fixture(scope="module")
 def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``make models``' weights when present (``make test`` trains them), else a quicker set."""
-    if (ROOT / "models" / "creative.pt").exists():
-        return ROOT / "models"
-    from fragrance_serving.models.train import train_all
-
-    out = tmp_path_factory.mktemp("demo-models")
-    train_all(out, {"fast": 600, "balanced": 500, "creative": 500}, corpus_size=2000)
-    return out
+    return project_models(tmp_path_factory, {"fast": 600, "balanced": 500, "creative": 500}, 2000)
 
 
 @pytest.mark.timeout(1200)

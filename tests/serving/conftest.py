@@ -14,20 +14,15 @@ import pytest
 from fragrance_api.serve_app import application, deploy_config
 from fragrance_dev.local_ray import LocalRay
 from fragrance_operator.adapters.ray_serve import ServeREST
+from tests.helpers import project_models
 
 ADMIN_TOKEN = "test-admin-token"
-#: Enough for mostly valid JSON from each size in about a minute and a half on 2 cores.
-TEST_STEPS = {"fast": 600, "balanced": 400, "creative": 200}
 
 
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The three model sizes, trained briefly: real weights, real sampling, rough JSON."""
-    from fragrance_serving.models.train import train_all
-
-    out = tmp_path_factory.mktemp("models")
-    train_all(out, TEST_STEPS, corpus_size=1500)
-    return out
+    # Without `make models`: enough for mostly valid JSON from each size in about two minutes.
+    return project_models(tmp_path_factory, {"fast": 600, "balanced": 400, "creative": 200}, 1500)
 
 
 @dataclass
