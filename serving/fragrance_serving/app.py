@@ -27,6 +27,7 @@ from fragrance_api.serving_args import AppArgs
 from fragrance_serving import backends, policy_file
 from fragrance_serving.admin import Admin, AdminError, CacheTTL, ForcedMode
 from fragrance_serving.brief import (
+    TRACK_HEADER,
     VERSION_HEADER,
     BriefRequest,
     BriefResponse,
@@ -111,7 +112,8 @@ class BriefAPI:
         self.admin = Admin(self.ensemble)
         self._stop = threading.Event()
         threading.Thread(target=self._sweep, daemon=True, name="cache-cleanup").start()
-        policy_file.follow(self.reconfigure)  # in a pod: the operator's ConfigMap
+        # In a pod: the operator's ConfigMap, the policy's only source (see reconfigure).
+        self._policy_file = policy_file.follow(self._apply_policy)
         self._health_every = health_interval
         with contextlib.suppress(RuntimeError):  # no running loop: no periodic probe
             self._probe = asyncio.get_running_loop().create_task(self._probe_health())
@@ -123,10 +125,18 @@ class BriefAPI:
             await asyncio.sleep(self._health_every)
 
     def reconfigure(self, config: dict[str, Any]) -> None:
-        """The TuningPolicy's serving settings and this app's track, live (user_config)."""
-        self.ensemble.reconfigure(from_policy(parse_policy(config.get("policy"))))
+        """This app's track and the TuningPolicy's serving settings, live (user_config).
+
+        Where the operator wrote a policy file for this pod the settings come from the file
+        alone: Serve applies the user_config after ``__init__``, and its policy (none, in a
+        pod's app config) would undo the file's, which is not read again until it changes.
+        """
+        policy_file.apply_unless_followed(self._policy_file, self._apply_policy, config)
         if config.get("track"):
             self.ensemble.retrack(str(config["track"]))
+
+    def _apply_policy(self, config: dict[str, Any]) -> None:
+        self.ensemble.reconfigure(from_policy(parse_policy(config.get("policy"))))
 
     def _sweep(self) -> None:
         while not self._stop.wait(self.ensemble.settings.cache_cleanup):
@@ -140,19 +150,22 @@ class BriefAPI:
             return Response(
                 answer.model_dump_json(by_alias=True),
                 media_type="application/json",
-                headers={VERSION_HEADER: self.version},
+                headers=self._headers(),
             )
         except Unavailable as error:
             return self._error(503, "no_model_answered", str(error))
         except GuardFailed as error:
             return self._error(502, "no_valid_brief", str(error))
 
+    def _headers(self) -> dict[str, str]:
+        return {VERSION_HEADER: self.version, TRACK_HEADER: self.ensemble.metrics.base["track"]}
+
     def _error(self, status: int, code: str, message: str) -> JSONResponse:
         """A brief request no model could answer: a stable body a client can branch on."""
         return JSONResponse(
             {"error": {"code": code, "message": message}},
             status_code=status,
-            headers={VERSION_HEADER: self.version},
+            headers=self._headers(),
         )
 
     @api.post("/v1/feedback", status_code=202)

@@ -17,6 +17,9 @@ MAX_PROMPT_CHARS = 2000
 #: The version of the release that answered, on every /v1/brief response: a client behind a
 #: traffic split can tell which side served it.
 VERSION_HEADER = "X-Fragrance-Version"
+#: And the track (stable or canary): a canary of the TuningPolicy's settings runs the same
+#: version as stable.
+TRACK_HEADER = "X-Fragrance-Track"
 
 NOTES = (
     "bergamot", "lemon", "grapefruit", "mandarin", "neroli", "lavender", "rose", "jasmine",

@@ -3,7 +3,8 @@
 Kubelet swaps a ConfigMap volume's files in place; the content is read every ``interval``
 seconds and, when it changed, handed to ``apply`` as ``{"policy": ...}`` (the shape of the
 Ray Serve ``user_config``). A file that does not parse or validate is reported and ignored:
-the running settings stay.
+the running settings stay. Once the file has been read it is the policy's source: a
+replica then ignores the policy in its ``user_config`` (see :attr:`Follower.active`).
 """
 
 from __future__ import annotations
@@ -20,35 +21,53 @@ log = logging.getLogger("fragrance.serving.policy")
 ENV = "FRAGRANCE_POLICY_FILE"
 
 
+class Follower:
+    """A thread that applies the file each time it changes, until :attr:`stop` is set."""
+
+    def __init__(self, path: Path, apply: Callable[[dict[str, Any]], None], interval: float):
+        self.path, self.apply, self.interval = path, apply, interval
+        self.stop = threading.Event()
+        #: The file exists (the operator wrote a policy for this pod): it, not the
+        #: user_config, says the policy. A KubeRay pod of the same image never has one.
+        self.active = False
+        self.lock = threading.Lock()  # an apply from the user_config is not interleaved
+        threading.Thread(target=self._loop, daemon=True, name="policy-file").start()
+
+    def _loop(self) -> None:
+        seen: str | None = None
+        while True:
+            try:
+                text = self.path.read_text()
+            except OSError:
+                text = None  # not mounted yet: the policy may not exist
+            if text is not None and text != seen:
+                seen = text
+                with self.lock:
+                    self.active = True
+                    try:
+                        self.apply({"policy": json.loads(text)})
+                        log.info("applied TuningPolicy from %s", self.path)
+                    except (ValueError, TypeError) as error:
+                        log.warning("ignored %s: %s (the running settings stay)", self.path, error)
+            if self.stop.wait(self.interval):
+                return
+
+
+def apply_unless_followed(
+    follower: Follower | None, apply: Callable[[dict[str, Any]], None], config: dict[str, Any]
+) -> None:
+    """Apply a user_config's policy, unless the pod's policy file says the policy."""
+    if follower is None:
+        apply(config)
+        return
+    with follower.lock:
+        if not follower.active:
+            apply(config)
+
+
 def follow(
     apply: Callable[[dict[str, Any]], None], path: str | None = None, interval: float = 2.0
-) -> threading.Event | None:
-    """Start following ``path`` (default: $FRAGRANCE_POLICY_FILE); returns a stop event."""
+) -> Follower | None:
+    """Start following ``path`` (default: $FRAGRANCE_POLICY_FILE)."""
     target = path or os.environ.get(ENV)
-    if not target:
-        return None
-    stop = threading.Event()
-    threading.Thread(
-        target=_loop, args=(Path(target), apply, interval, stop), daemon=True, name="policy-file"
-    ).start()
-    return stop
-
-
-def _loop(
-    path: Path, apply: Callable[[dict[str, Any]], None], interval: float, stop: threading.Event
-) -> None:
-    seen: str | None = None
-    while True:
-        try:
-            text = path.read_text()
-        except OSError:
-            text = None  # not mounted yet: the policy may not exist
-        if text is not None and text != seen:
-            seen = text
-            try:
-                apply({"policy": json.loads(text)})
-                log.info("applied TuningPolicy from %s", path)
-            except (ValueError, TypeError) as error:
-                log.warning("ignored %s: %s (the running settings stay)", path, error)
-        if stop.wait(interval):
-            return
+    return Follower(Path(target), apply, interval) if target else None

@@ -81,16 +81,21 @@ class PPOWorker:
         self.ratings: list[float] = []
         self.stop = threading.Event()
         threading.Thread(target=self._train, daemon=True, name="ppo").start()
-        policy_file.follow(self.reconfigure)
+        # In a pod: the operator's ConfigMap, the policy's only source (see BriefAPI).
+        self._policy_file = policy_file.follow(self._apply_policy)
 
     def reconfigure(self, config: dict[str, Any]) -> None:
-        settings = from_policy(parse_policy(config.get("policy")), self.learner.settings)
+        policy_file.apply_unless_followed(self._policy_file, self._apply_policy, config)
         track = config.get("track")
         with self.lock:
-            self.learner.reconfigure(settings)
             if track and track != self.metrics.base["track"]:  # promoted: see BriefAPI
                 self.metrics = LearnerMetrics(self.metrics.base["release"], str(track))
                 self.metrics.update(self.learner)
+
+    def _apply_policy(self, config: dict[str, Any]) -> None:
+        settings = from_policy(parse_policy(config.get("policy")), self.learner.settings)
+        with self.lock:
+            self.learner.reconfigure(settings)
 
     def _train(self) -> None:
         while not self.stop.wait(self.pause):
