@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import hashlib
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -210,8 +212,18 @@ class Checkpoint(KubeModel):
 
 
 class TuningPolicySpec(KubeModel):
-    """Serving guards and learning settings, pushed live into the serving application."""
+    """Serving guards and learning settings. A change to the serving settings is rolled out
+    to each release that uses them through its canary (``rollout: canary``)."""
 
+    rollout: Literal["canary", "immediate"] = Field(
+        default="canary",
+        description="How a change to the serving settings (trafficDistribution, jsonGuard, "
+        "circuitBreaker, cache) reaches each release that uses them: canary (the release's "
+        "canary track gets them with the stable image, the release's steps and gate decide, "
+        "a promotion gives them to stable, a NO-GO leaves stable as it was) or immediate "
+        "(both tracks at once, live). Releases on the rayServe provider take them "
+        "immediately either way. The learning settings always apply at once.",
+    )
     traffic_distribution: TrafficDistribution = section(
         TrafficDistribution, "Target share of requests per mode when the caller names none."
     )
@@ -223,6 +235,21 @@ class TuningPolicySpec(KubeModel):
         RewardNormalization, "Rolling reward normalisation."
     )
     checkpoint: Checkpoint = section(Checkpoint, "Learner checkpoints and automatic rollback.")
+
+
+#: The sections a serving replica applies; a change to them is what a policy rollout carries.
+SERVING_SECTIONS = ("trafficDistribution", "jsonGuard", "circuitBreaker", "cache")
+
+
+def serving_settings(spec: TuningPolicySpec) -> dict[str, Any]:
+    wire = spec.to_wire()
+    return {key: wire[key] for key in SERVING_SECTIONS}
+
+
+def settings_digest(spec: TuningPolicySpec) -> str:
+    """A short name for the serving settings: equal settings, equal digest."""
+    text = json.dumps(serving_settings(spec), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 class MeasuredDistribution(KubeModel):
@@ -242,6 +269,20 @@ class TrainingProgress(KubeModel):
     )
 
 
+class ReleaseRollout(KubeModel):
+    """Where one release that uses the policy stands with its current serving settings."""
+
+    release: str = Field(description="The FragranceRelease.")
+    settings: str = Field(description="Digest of the policy's serving settings now.")
+    state: Literal["Serving", "RollingOut", "RolledBack", "Pending"] = Field(
+        description="Serving: its stable track runs these settings; RollingOut: its canary "
+        "does, at weight; RolledBack: their canary ended without a promotion (stable kept "
+        "the settings before); Pending: not started yet."
+    )
+    weight: int = Field(default=0, ge=0, le=100, description="The canary's share (RollingOut).")
+    message: str = Field(default="", description="The step, or why the rollout ended.")
+
+
 class TuningPolicyStatus(KubeModel):
     """Where the settings are applied and how the learner is doing."""
 
@@ -255,6 +296,14 @@ class TuningPolicyStatus(KubeModel):
     )
     applied_to: list[Annotated[str, Field(description="A FragranceRelease name.")]] = Field(
         default_factory=list, description="FragranceReleases that run with these settings."
+    )
+    rollouts: list[ReleaseRollout] = Field(
+        default_factory=list,
+        description="Per release using the policy: the current serving settings' rollout.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["release"],
+        },
     )
     distribution: MeasuredDistribution | None = Field(
         default=None, description="Measured share of requests per mode."

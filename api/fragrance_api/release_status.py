@@ -140,6 +140,14 @@ class FragranceReleaseStatus(KubeModel):
     canary_hash: str | None = Field(
         default=None, description="Hash of the workload fields under canary."
     )
+    stable_policy: str | None = Field(
+        default=None,
+        description="Digest of the TuningPolicy serving settings the stable track runs "
+        "(rollout: canary; see the TuningPolicy's status.rollouts).",
+    )
+    canary_policy: str | None = Field(
+        default=None, description="Digest of the TuningPolicy serving settings under canary."
+    )
     promoting: bool = Field(
         default=False,
         description="True while the stable workload takes the new version at 100% canary.",

@@ -18,4 +18,18 @@ else
   hs.status = "Healthy"
   hs.message = (applied and applied.message) or "ready"
 end
+-- The serving settings' rollout to each release: refused by one, or still on its way.
+if hs.status == "Healthy" and obj.status.rollouts ~= nil then
+  for _, r in ipairs(obj.status.rollouts) do
+    if r.state == "RolledBack" then
+      hs.status = "Degraded"
+      hs.message = r.release .. " rolled these settings back: " .. (r.message or "")
+      return hs
+    end
+    if r.state == "RollingOut" or r.state == "Pending" then
+      hs.status = "Progressing"
+      hs.message = r.release .. ": " .. r.state .. " " .. (r.message or "")
+    end
+  end
+end
 return hs

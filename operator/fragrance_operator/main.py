@@ -169,6 +169,13 @@ def managed_deployments(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict
     }  # fmt: skip
 
 
+@kopf.index(GROUP, VERSION, "tuningpolicies")
+def tuning_policies(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    # Each release's tick reads its policy's spec from here: no GET per release per tick.
+    key = (body.metadata.namespace or "", body.metadata.name or "")
+    return {key: dict(body.get("spec") or {})}
+
+
 # backoff: a tick that raised (a 429 from API priority and fairness, a timeout) is retried at
 # the next tick, not after kopf's default minute, which would make the step that late.
 @kopf.timer(
@@ -176,7 +183,9 @@ def managed_deployments(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict
     backoff=TICKS.tick,
 )  # fmt: skip
 async def release_tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    await release.handle_tick_release(body, memo, kwargs["managed_deployments"])
+    await release.handle_tick_release(
+        body, memo, kwargs["managed_deployments"], kwargs["tuning_policies"]
+    )
 
 
 @kopf.timer(

@@ -1,5 +1,6 @@
-"""TuningPolicy end to end: settings pushed to the releases using it, status from a real
-Prometheus, TuningComplete by its 48-hour criteria, and ``fragrance tuning-check``."""
+"""TuningPolicy end to end: settings written for the releases using it, an edit rolled out
+through each release's canary, status from a real Prometheus, TuningComplete by its 48-hour
+criteria, and ``fragrance tuning-check``."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def _check(cluster: LocalCluster, prometheus: PrometheusServer, target: str) -> 
     )  # fmt: skip
 
 
-def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
+def test_policy_reaches_its_releases_through_their_canary_and_completes_by_the_seeds_criteria(
     operator: KopfRunner,
     cluster: LocalCluster,
     namespace: str,
@@ -72,14 +73,15 @@ def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
     release = release_doc(release_name, "v1")
     release["spec"].update(CPU_ONLY, tuningPolicyRef={"name": policy})
     apply(cluster, namespace, release)
-    config_map = f"{release_name}-tuning"
+    config_map = f"{release_name}-stable-policy"
 
-    def pushed(retries: int) -> bool:
-        data = _get(cluster, namespace, "configmap", config_map).get("data", {})
-        return (
-            json.loads(data.get("policy.json", "{}")).get("jsonGuard", {}).get("maxRetries")
-            == retries
-        )
+    def retries(track: str) -> int | None:
+        got = _get(cluster, namespace, "configmap", f"{release_name}-{track}-policy")
+        document = json.loads(got.get("data", {}).get("policy.json", "{}"))
+        return document.get("jsonGuard", {}).get("maxRetries")
+
+    def pushed(value: int) -> bool:
+        return retries("stable") == value
 
     wait_for(lambda: pushed(3), "the policy written for the release's pods")
     wait_for(
@@ -105,9 +107,47 @@ def test_policy_reaches_its_releases_and_completes_by_the_seeds_criteria(
     assert not_yet.returncode == 1, not_yet.stdout + not_yet.stderr
     assert "TUNING NOT COMPLETE" in not_yet.stdout
 
-    # A live edit reaches the release's pods.
+    # An edit of the serving settings goes through the release's canary: the stable image
+    # with the new settings beside stable, which keeps its own until the promotion.
+    # (The kwok node runs no pods: the exporter stands in for the canary's, healthy.)
+    serving_exporter.set(release_name)
+    release_doc_before = _get(cluster, namespace, "frel", release_name)["status"]
     apply(cluster, namespace, _policy(policy, max_retries=5))
-    wait_for(lambda: pushed(5), "the edited policy written")
+    wait_for(lambda: retries("canary") == 5, "the new settings written for the canary's pods")
+    assert retries("stable") == 3
+    canary = _get(cluster, namespace, "deployment", f"{release_name}-canary")
+    assert canary["spec"]["template"]["spec"]["containers"][0]["image"] == "serving:v1"
+    states: list[str] = []  # the policy's status for the release, each change
+
+    def state() -> str | None:
+        status = _get(cluster, namespace, "tuningpolicy", policy).get("status") or {}
+        entry = (status.get("rollouts") or [{}])[0]
+        if entry.get("state") and (not states or states[-1] != entry["state"]):
+            states.append(entry["state"])
+        return entry.get("state")
+
+    def promoted() -> bool:
+        state()
+        status = _get(cluster, namespace, "frel", release_name)["status"]
+        return status["phase"] == "Succeeded" and status["stablePolicy"] == status["canaryPolicy"]
+
+    wait_for(promoted, "the new settings promoted", 90)
+    assert retries("stable") == 5
+    after = _get(cluster, namespace, "frel", release_name)["status"]
+    assert after["stablePolicy"] != release_doc_before["stablePolicy"]
+    assert (after["stableVersion"], after["history"][-1]["outcome"]) == ("v1", "Succeeded")
+    stable = _get(cluster, namespace, "deployment", f"{release_name}-stable")
+    annotations = stable["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["fragrance.ai/policy-settings"] == after["stablePolicy"]
+    wait_for(lambda: state() == "Serving", "the policy's status: Serving", 30)
+    assert "RollingOut" in states, states
+
+    events = cluster.kubectl(
+        "get", "events", "-n", namespace, "--field-selector",
+        f"involvedObject.name={release_name}", "-o", "json",
+    )  # fmt: skip
+    messages = [e["message"] for e in json.loads(events.stdout)["items"]]
+    assert any(f"with policy settings {after['stablePolicy']}" in m for m in messages), messages
 
     # The learner past decaySteps, entropy at its floor, one rollback, the mix on target.
     serving_exporter.set(

@@ -83,6 +83,7 @@ def test_wire_names_are_the_contract() -> None:
     assert analysis["thresholds"] == {"errorRate5xx": 0.02}
     policy = TuningPolicySpec().to_wire()
     assert {
+        "rollout",
         "trafficDistribution",
         "jsonGuard",
         "circuitBreaker",

@@ -88,6 +88,17 @@ def test_tuningpolicy_health() -> None:
     )
     assert health("tuningpolicy-health.lua", policy("False", "False"))[0] == "Degraded"
     assert health("tuningpolicy-health.lua", {})[0] == "Progressing"
+    rolling = policy("True", "True")
+    rolling["status"]["rollouts"] = [
+        {"release": "a", "state": "Serving", "message": "the stable track runs them"},
+        {"release": "b", "state": "RollingOut", "message": "step 2, 5%"},
+    ]
+    assert health("tuningpolicy-health.lua", rolling) == ("Progressing", "b: RollingOut step 2, 5%")
+    rolling["status"]["rollouts"][0] = {"release": "a", "state": "RolledBack", "message": "NO-GO"}
+    assert health("tuningpolicy-health.lua", rolling) == (
+        "Degraded",
+        "a rolled these settings back: NO-GO",
+    )
 
 
 def test_the_argocd_cm_patch_carries_the_tested_scripts() -> None:

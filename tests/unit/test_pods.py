@@ -71,7 +71,7 @@ def test_the_users_template_is_kept_and_the_serving_container_completed() -> Non
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= serving.keys()
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["fragrance-app"]["configMap"]["name"] == "brief-canary-app"
-    assert volumes["fragrance-policy"]["configMap"]["name"] == "brief-tuning"
+    assert volumes["fragrance-policy"]["configMap"]["name"] == "brief-canary-policy"
     assert deployment["metadata"]["annotations"] == {objects.SPEC_HASH: "hash-1"}
 
 

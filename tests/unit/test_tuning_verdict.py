@@ -39,11 +39,11 @@ def test_each_criterion_can_withhold_it() -> None:
 def test_status_body_and_queries() -> None:
     verdict = judge(SPEC, ON_TARGET, DONE)
     body = status_body(
-        generation=3, now=0.0, previous_conditions=[], applied_to=["a", "b"],
+        generation=3, now=0.0, previous_conditions=[], applied_to=["a", "b"], rollouts=[],
         distribution=ON_TARGET, training=DONE, verdict=verdict,
     )  # fmt: skip
     conditions = {c["type"]: c for c in body["conditions"]}
     assert conditions["TuningComplete"]["status"] == "True"
-    assert conditions["Applied"]["message"] == "settings written for 2 release(s): a, b"
+    assert conditions["Applied"]["message"] == "used by 2 release(s): a, b"
     assert body["training"]["rollbacks"] == 1
     assert 'release=~"a|b",track="stable"' in queries(["b", "a"])["step"]

@@ -50,8 +50,8 @@ def owner_reference(release: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def tuning_config_map_name(release: str) -> str:
-    return f"{release}-tuning"
+def policy_config_map_name(release: str, track: Track) -> str:
+    return f"{release}-{track}-policy"
 
 
 def owned_config_map(
@@ -71,13 +71,14 @@ def owned_config_map(
     }
 
 
-def tuning_config_map(release: dict[str, Any], policy_json: str) -> dict[str, Any]:
-    """The TuningPolicy's spec for one release's serving pods."""
+def policy_config_map(release: dict[str, Any], track: Track, policy_json: str) -> dict[str, Any]:
+    """The TuningPolicy's spec for one track's serving pods: each track has its own, so a
+    canary can run new settings while stable keeps the ones it runs."""
     name = release["metadata"]["name"]
-    managed = {"app.kubernetes.io/managed-by": "fragrance-operator", "release": name}
     return owned_config_map(
-        release, tuning_config_map_name(name), managed, {"policy.json": policy_json}
-    )
+        release, policy_config_map_name(name, track), labels(name, track),
+        {"policy.json": policy_json},
+    )  # fmt: skip
 
 
 def app_config_map_name(release: str, track: Track) -> str:
@@ -101,9 +102,11 @@ def deployment(
     config_text: str,
     spec_hash: str,
     replicas: int | None = None,
+    policy_settings: str | None = None,
 ) -> dict[str, Any]:
     """The worker Deployment; ``replicas`` overrides the spec (the VRAM floor may hold it).
-    ``spec_hash`` names the workload fields it was built from (see ``deployment_hash``)."""
+    ``spec_hash`` names the workload fields it was built from (see ``deployment_hash``);
+    ``policy_settings`` the TuningPolicy serving settings it runs, when canaried."""
     name = release["metadata"]["name"]
     selector = {"release": name, "track": track}
     gpus = spec.workload.gpus_per_replica
@@ -133,8 +136,9 @@ def deployment(
                 image,
                 pod_labels,
                 app_config_map_name(name, track),
-                tuning_config_map_name(name),
+                policy_config_map_name(name, track),
                 config_text,
+                policy_settings,
             ),
         },
     }

@@ -23,6 +23,9 @@ POLICY_DIR = "/etc/fragrance/policy"
 CHECKPOINTS_DIR = "/var/lib/fragrance/checkpoints"
 #: On the pod template: a hash of the app's config, so a new config rolls the pods.
 CONFIG_HASH = "fragrance.ai/app-config"
+#: The TuningPolicy serving settings the pods are built for (canaried): new settings roll
+#: the pods, which read the file at start, rather than wait for the kubelet's refresh.
+POLICY_SETTINGS = "fragrance.ai/policy-settings"
 ARGS = ["--config", f"{APP_DIR}/app.yaml", "--host", "0.0.0.0", "--port", str(SERVING_PORT)]
 PRE_STOP_SECONDS = 10
 POLICY_FILE_ENV = {"name": "FRAGRANCE_POLICY_FILE", "value": f"{POLICY_DIR}/policy.json"}
@@ -95,6 +98,7 @@ def pod_template(
     app_config_map: str,
     policy_config_map: str,
     config_text: str,
+    policy_settings: str | None = None,
 ) -> dict[str, Any]:
     """The Deployment's ``spec.template``: the user's template, the operator's fields set."""
     template = spec.workload.template.to_wire() if spec.workload.template else {}
@@ -115,6 +119,7 @@ def pod_template(
     annotations = {
         **(metadata.get("annotations") or {}),
         CONFIG_HASH: config_hash(config_text),
+        **({POLICY_SETTINGS: policy_settings} if policy_settings else {}),
         # The convention a cluster's Prometheus discovers pods by (kubernetes_sd_configs).
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(SERVING_PORT),

@@ -103,6 +103,7 @@ def _initialise(b: Builder, plan: Plan) -> None:
         stable_version=plan.version,
         stable_image=plan.image,
         stable_hash=plan.spec_hash,
+        stable_settings=plan.settings,
     )
     b.emit("Initializing", f"{plan.version} deploying as the first stable version (no canary)")
 
@@ -116,12 +117,19 @@ def _first_version(b: Builder, plan: Plan, obs: Observation) -> None:
 
 
 def _start(b: Builder, plan: Plan, now: float) -> None:
-    restarted = b.rollout.canary_active
+    r = b.rollout
+    restarted = r.canary_active
+    # Only the TuningPolicy's serving settings changed: the stable image runs them as canary.
+    policy_only = (plan.version, plan.image) == (r.stable_version, r.stable_image) and (
+        plan.settings != r.stable_settings
+    )
+    what = f"{plan.version} with policy settings {plan.settings}" if policy_only else plan.version
     b.set(
         phase="Progressing",
         canary_version=plan.version,
         canary_image=plan.image,
         canary_hash=plan.spec_hash,
+        canary_settings=plan.settings,
         step=0,
         weight=0,
         step_started_at=now,
@@ -136,9 +144,9 @@ def _start(b: Builder, plan: Plan, now: float) -> None:
         shadowed=False,
     )
     if restarted:
-        b.emit("Restarted", f"spec changed mid-rollout: analysing {plan.version} from step 1")
+        b.emit("Restarted", f"spec changed mid-rollout: analysing {what} from step 1")
     else:
-        b.emit("Started", f"canary of {plan.version} started; waiting for its workload")
+        b.emit("Started", f"canary of {what} started; waiting for its workload")
 
 
 def _capacity(b: Builder, obs: Observation) -> None:

@@ -37,7 +37,7 @@ class Plan:
 
     version: str
     image: str
-    spec_hash: str  # hash of the fields that change the workload
+    spec_hash: str  # hash of the fields that change the workload (the policy's settings too)
     steps: tuple[int, ...]
     step_interval: float
     analysis_interval: float
@@ -50,6 +50,7 @@ class Plan:
     evaluation: bool = False  # evaluate the canary before its first step
     shadow_percent: int = 0  # mirror this share of stable's requests before the first step
     shadow_duration: float = 0.0
+    settings: str | None = None  # the TuningPolicy's serving settings, when canaried
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Rollout:
     canary_version: str | None = None
     canary_image: str | None = None
     canary_hash: str | None = None
+    stable_settings: str | None = None  # the policy's serving settings each track runs
+    canary_settings: str | None = None
     step: int = 0
     weight: int = 0
     step_started_at: float | None = None

@@ -36,8 +36,9 @@ def seconds(value: str | None) -> float | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def spec_hash(spec: FragranceReleaseSpec) -> str:
-    """Hash of what changes the workload: a change restarts the analysis."""
+def spec_hash(spec: FragranceReleaseSpec, settings: str | None = None) -> str:
+    """Hash of what changes the workload: a change restarts the analysis. ``settings``: the
+    digest of the TuningPolicy's serving settings, when a change to them is canaried."""
     fields = {
         "version": spec.version,
         "image": spec.image,
@@ -47,15 +48,18 @@ def spec_hash(spec: FragranceReleaseSpec) -> str:
     }
     if spec.workload.template is not None:  # absent: the hashes of older releases stand
         fields["template"] = spec.workload.template.to_wire()
+    if settings is not None:
+        fields["policySettings"] = settings
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def plan_from_spec(spec: FragranceReleaseSpec) -> Plan:
+def plan_from_spec(spec: FragranceReleaseSpec, settings: str | None = None) -> Plan:
     canary = spec.canary
     return Plan(
         version=spec.version,
         image=spec.image,
-        spec_hash=spec_hash(spec),
+        spec_hash=spec_hash(spec, settings),
+        settings=settings,
         steps=tuple(canary.steps),
         step_interval=parse_duration(canary.step_interval),
         analysis_interval=parse_duration(canary.analysis.interval),
@@ -83,6 +87,8 @@ def rollout_from_status(status: FragranceReleaseStatus | None) -> Rollout:
         canary_version=status.canary_version,
         canary_image=status.canary_image,
         canary_hash=status.canary_hash,
+        stable_settings=status.stable_policy,
+        canary_settings=status.canary_policy,
         step=status.current_step,
         weight=status.canary_weight,
         step_started_at=seconds(status.step_started_at),
@@ -193,6 +199,8 @@ def status_body(
         "canaryVersion": r.canary_version,
         "canaryImage": r.canary_image,
         "canaryHash": r.canary_hash,
+        "stablePolicy": r.stable_settings,
+        "canaryPolicy": r.canary_settings,
         "canaryWeight": r.weight,
         "canaryMirror": r.mirror,
         "shadowed": r.shadowed,

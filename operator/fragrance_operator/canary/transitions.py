@@ -42,6 +42,7 @@ def begin_promotion(b: Builder, why: str) -> None:
         stable_version=r.canary_version,
         stable_image=r.canary_image,
         stable_hash=r.canary_hash,
+        stable_settings=r.canary_settings,
     )
     b.emit("Promoting", f"{why}; making {r.canary_version} the stable version")
 

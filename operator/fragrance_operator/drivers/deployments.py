@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from fragrance_api.policy import TuningPolicySpec, settings_digest
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.builders import objects, pods
@@ -67,12 +68,19 @@ class WorkloadDriver(Protocol):
 
 
 class DeploymentDriver:
-    """The canary runs as a Deployment of spec.image beside the stable Deployment."""
+    """The canary runs as a Deployment of spec.image beside the stable Deployment.
+
+    ``policy``: the release's TuningPolicy (None: there is none, the pods use defaults).
+    """
 
     def __init__(
-        self, kube: Kube, cache: WrittenCache, lookup: DeploymentLookup | None = None
+        self,
+        kube: Kube,
+        cache: WrittenCache,
+        lookup: DeploymentLookup | None = None,
+        policy: TuningPolicySpec | None = None,
     ) -> None:
-        self.kube, self.cache, self.lookup = kube, cache, lookup
+        self.kube, self.cache, self.lookup, self.policy = kube, cache, lookup, policy
 
     def _apply(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
@@ -123,13 +131,35 @@ class DeploymentDriver:
         image: str,
         spec_hash: str,
         replicas: int,
+        settings: str | None,
     ) -> None:
         """A track's config, Deployment and Service, built from ``spec``."""
         text = pods.app_config(pods.app_args(release["metadata"]["name"], track, spec))
         self._apply(objects.app_config_map(release, track, text))
-        built = objects.deployment(release, spec, track, version, image, text, spec_hash, replicas)
+        self._apply_policy(release, track, settings)
+        built = objects.deployment(
+            release, spec, track, version, image, text, spec_hash, replicas, settings
+        )
         self._apply(built)
         self._apply(objects.service(release, track))
+
+    def _apply_policy(
+        self, release: dict[str, Any], track: objects.Track, settings: str | None
+    ) -> None:
+        """The track's ``policy.json``, which its pods follow live: the policy as it is now
+        when the track runs its serving settings (``settings``, canaried) or when they are
+        pushed at once. Otherwise the track keeps the file it has: a stable track runs its
+        settings until a promotion gives it the canary's."""
+        policy, meta = self.policy, release["metadata"]
+        if policy is None:
+            if settings is None:  # built without one: the pods' defaults, not a stale file
+                config_map = objects.policy_config_map_name(meta["name"], track)
+                self._delete("v1", "ConfigMap", meta["namespace"], config_map)
+            return
+        if policy.rollout == "canary" and settings_digest(policy) != settings:
+            return
+        document = json.dumps(policy.to_wire(), sort_keys=True)
+        self._apply(objects.policy_config_map(release, track, document))
 
     def _scale(self, deployment: dict[str, Any], replicas: int) -> None:
         meta = deployment["metadata"]
@@ -165,15 +195,17 @@ class DeploymentDriver:
                 # describe the next version already, so only the size follows it.
                 self._scale(found, stable)
                 self._apply(objects.service(release, "stable"))
+                self._apply_policy(release, "stable", r.stable_settings)
             else:  # first rollout, or a promotion: the spec is the stable version's
                 self._apply_track(
-                    release, spec, "stable", r.stable_version, r.stable_image, stable_hash, stable
-                )
+                    release, spec, "stable", r.stable_version, r.stable_image, stable_hash,
+                    stable, r.stable_settings,
+                )  # fmt: skip
         if r.canary_active and r.canary_version and r.canary_image:
             canary = 0 if r.canary_held else desired  # held: the object, no pods
             self._apply_track(
                 release, spec, "canary", r.canary_version, r.canary_image,
-                r.canary_hash or "", canary,
+                r.canary_hash or "", canary, r.canary_settings,
             )  # fmt: skip
         elif r.weight == 0:
             name = objects.child_name(release["metadata"]["name"], "canary")
@@ -186,10 +218,11 @@ class DeploymentDriver:
             )
             if not gone:
                 self._delete("apps/v1", "Deployment", namespace, name)
-                self._delete(
-                    "v1", "ConfigMap", namespace,
-                    objects.app_config_map_name(release["metadata"]["name"], "canary"),
-                )  # fmt: skip
+                for config_map in (objects.app_config_map_name, objects.policy_config_map_name):
+                    self._delete(
+                        "v1", "ConfigMap", namespace,
+                        config_map(release["metadata"]["name"], "canary"),
+                    )  # fmt: skip
                 self._delete("v1", "Service", namespace, name)
 
     def ready(self, release: dict[str, Any], track: objects.Track, image: str | None) -> bool:

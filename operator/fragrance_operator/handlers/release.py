@@ -9,11 +9,11 @@ import kopf
 from fragrance_operator.adapters import metrics
 from fragrance_operator.reconcile import release
 
-ManagedDeployments = kopf.Index[tuple[str, str], dict[str, Any]]
+Index = kopf.Index[tuple[str, str], dict[str, Any]]
 
 
 async def handle_tick_release(
-    body: kopf.Body, memo: kopf.Memo, managed_deployments: ManagedDeployments
+    body: kopf.Body, memo: kopf.Memo, managed_deployments: Index, tuning_policies: Index
 ) -> None:
     if not memo.elector.is_leader:  # a standby replica only watches
         return
@@ -21,8 +21,11 @@ async def handle_tick_release(
     def lookup(namespace: str, name: str) -> dict[str, Any] | None:
         return next(iter(managed_deployments.get((namespace, name), [])), None)
 
+    def policies(namespace: str, name: str) -> dict[str, Any] | None:
+        return next(iter(tuning_policies.get((namespace, name), [])), None)
+
     try:
-        await release.tick(memo.context, body, lookup)
+        await release.tick(memo.context, body, lookup, policies)
     except Exception:
         metrics.RECONCILE_ERRORS.labels(body.metadata.namespace, body.metadata.name).inc()
         raise

@@ -10,11 +10,18 @@ def status_lines(release: dict[str, Any]) -> list[str]:
     meta, st = release["metadata"], release.get("status") or {}
     steps = release["spec"].get("canary", {}).get("steps", [])
     step = st.get("currentStep", 0)
+    stable_policy, canary_policy = st.get("stablePolicy"), st.get("canaryPolicy")
+    # A canary of the TuningPolicy's settings (same version): say which settings each runs.
+    policies = (
+        (f"  policy {stable_policy or '-'}", f"  policy {canary_policy}")
+        if canary_policy and canary_policy != stable_policy
+        else ("", "")
+    )
     lines = [
         f"{meta['namespace']}/{meta['name']}: {st.get('phase', 'Pending')}",
-        f"  stable  {st.get('stableVersion') or '-'}",
-        f"  canary  {st.get('canaryVersion') or '-'}  weight {st.get('canaryWeight', 0)}%  "
-        f"step {step + 1}/{len(steps)} {steps}",
+        f"  stable  {st.get('stableVersion') or '-'}{policies[0]}",
+        f"  canary  {st.get('canaryVersion') or '-'}{policies[1]}  weight "
+        f"{st.get('canaryWeight', 0)}%  step {step + 1}/{len(steps)} {steps}",
     ]
     if st.get("canaryMirror"):
         lines.append(f"  shadow  {st['canaryMirror']}% of stable's requests mirrored")

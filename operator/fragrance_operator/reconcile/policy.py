@@ -1,10 +1,11 @@
-"""One reconcile of a TuningPolicy: push its settings to the releases that use it, read the
-learner's progress from Prometheus, write status and the TuningComplete verdict.
+"""One reconcile of a TuningPolicy: report where each release that uses it stands with its
+serving settings, read the learner's progress from Prometheus, write status and the
+TuningComplete verdict. Status writes are skipped when nothing changed.
 
-The settings reach each release's serving pods as the ConfigMap ``<release>-tuning``
-(``policy.json``), mounted into the worker Deployment; the serving application watches the
-file and applies it through the same ``reconfigure`` as a Ray Serve ``user_config``: live,
-no restart. Status writes are skipped when nothing changed.
+The releases' own ticks carry the settings to their pods: each track's ConfigMap
+``<release>-<track>-policy`` (``policy.json``), which the serving application follows live
+(the same ``reconfigure`` as a Ray Serve ``user_config``); a change to the serving settings
+goes through the release's canary first (``rollout: canary``, see ``reconcile/release.py``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from pydantic import ValidationError
 
 from fragrance_api.crd import API_VERSION
 from fragrance_api.modes import MODES
-from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.policy import TuningPolicySpec, settings_digest
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.builders import objects
 from fragrance_operator.tuning import verdict as tuning
+from fragrance_operator.tuning.rollouts import release_rollouts
 from fragrance_operator.tuning.status import status_body
 
 
@@ -38,9 +39,7 @@ async def reconcile(kube: Kube, prometheus: Prometheus, body: kopf.Body) -> tuni
         raise kopf.PermanentError(str(error)[:200]) from error
     users = await asyncio.to_thread(releases_using, kube, namespace, name)
     names = sorted(r["metadata"]["name"] for r in users)
-    document = json.dumps(spec.to_wire(), sort_keys=True)
-    for release in users:
-        await asyncio.to_thread(kube.apply, objects.tuning_config_map(release, document))
+    rollouts = release_rollouts(settings_digest(spec), spec.rollout == "immediate", users)
     distribution, training = await asyncio.to_thread(measure, prometheus, names)
     result = tuning.judge(spec, distribution, training)
     previous = raw.get("status") or {}
@@ -49,6 +48,7 @@ async def reconcile(kube: Kube, prometheus: Prometheus, body: kopf.Body) -> tuni
         now=time.time(),
         previous_conditions=list(previous.get("conditions") or []),
         applied_to=names,
+        rollouts=rollouts,
         distribution=distribution,
         training=training,
         verdict=result,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import kopf
 import structlog
 from pydantic import ValidationError
 
-from fragrance_api.crd import ACTION_ANNOTATION
+from fragrance_api.crd import ACTION_ANNOTATION, API_VERSION
+from fragrance_api.policy import TuningPolicySpec, settings_digest
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import crash_points, metrics
@@ -34,10 +36,18 @@ from fragrance_operator.reconcile.persist import persist
 # A release at rest is converged (drift repaired) at least this often.
 QUIET_RESYNC = 10.0
 log = structlog.get_logger("fragrance.release")
+#: (namespace, name) -> a TuningPolicy's spec as last seen by a watch, or None.
+PolicyLookup = Callable[[str, str], dict[str, Any] | None]
 
 
-async def tick(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = None) -> None:
-    """``body`` is kopf's view (for Events); ``raw`` the plain object."""
+async def tick(
+    ctx: Context,
+    body: kopf.Body,
+    lookup: DeploymentLookup | None = None,
+    policies: PolicyLookup | None = None,
+) -> None:
+    """``body`` is kopf's view (for Events); ``raw`` the plain object. ``policies``: the
+    TuningPolicies from a watch (without one, the release's is read from the API)."""
     # Checked before anything is copied or parsed: most ticks of a release at rest end here.
     quiet = ctx.quiet.get((body.metadata.namespace or "", body.metadata.name or ""))
     if (
@@ -58,12 +68,14 @@ async def tick(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = 
     except ValidationError as error:
         kopf.warn(body, reason="InvalidSpec", message=str(error)[:1000])
         return
-    drivers = _drivers(ctx, spec, lookup)
+    policy = await _policy(ctx, namespace, spec, policies)
+    drivers = _drivers(ctx, spec, lookup, policy)
     if drivers is None:
         kopf.warn(body, reason="TrafficNotSet", message=NO_RAY)
         return
     workloads, traffic = drivers
-    rollout, plan = codec.rollout_from_status(previous), codec.plan_from_spec(spec)
+    rollout = codec.rollout_from_status(previous)
+    plan = codec.plan_from_spec(spec, canaried_settings(spec, policy))
     raw_action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
     seen = await observe(
         ctx, raw, spec, previous, rollout, plan, parse_action(raw_action), workloads, traffic
@@ -115,10 +127,40 @@ async def tick(ctx: Context, body: kopf.Body, lookup: DeploymentLookup | None = 
         ctx.quiet[(namespace, name)] = (version, until)
 
 
+def canaried_settings(spec: FragranceReleaseSpec, policy: TuningPolicySpec | None) -> str | None:
+    """The digest of the policy's serving settings when a change to them goes through this
+    release's canary; None when they are pushed at once (or there is no policy)."""
+    if policy is None or policy.rollout == "immediate" or spec.traffic.provider == "rayServe":
+        return None  # rayServe: one Serve app per track, both given the live policy
+    return settings_digest(policy)
+
+
+async def _policy(
+    ctx: Context, namespace: str, spec: FragranceReleaseSpec, policies: PolicyLookup | None
+) -> TuningPolicySpec | None:
+    """The release's TuningPolicy (None: none, or one the apiserver should not have let in)."""
+    name = spec.tuning_policy_ref.name
+    if policies is not None:
+        found = policies(namespace, name)
+    else:
+        got = await asyncio.to_thread(ctx.kube.get, API_VERSION, "TuningPolicy", namespace, name)
+        found = (got or {}).get("spec") if got is not None else None
+    if found is None:
+        return None
+    try:
+        return TuningPolicySpec.model_validate(found)
+    except ValidationError:
+        return None
+
+
 def _drivers(
-    ctx: Context, spec: FragranceReleaseSpec, lookup: DeploymentLookup | None
+    ctx: Context,
+    spec: FragranceReleaseSpec,
+    lookup: DeploymentLookup | None,
+    policy: TuningPolicySpec | None,
 ) -> tuple[Workloads, Traffic] | None:
     """The release's workload driver and traffic provider; None: rayServe is not configured."""
     if spec.traffic.provider == "rayServe":
         return (ctx.ray, ctx.ray) if ctx.ray is not None and ctx.ray.configured(spec) else None
-    return DeploymentDriver(ctx.kube, ctx.written, lookup), TrafficWriter(ctx.kube, ctx.written)
+    workloads = DeploymentDriver(ctx.kube, ctx.written, lookup, policy)
+    return workloads, TrafficWriter(ctx.kube, ctx.written)

@@ -15,13 +15,14 @@ def status_body(
     now: float,
     previous_conditions: list[dict[str, Any]],
     applied_to: list[str],
+    rollouts: list[dict[str, Any]],
     distribution: dict[str, float] | None,
     training: Training,
     verdict: TuningVerdict,
 ) -> dict[str, Any]:
     old = {c.get("type", ""): c for c in previous_conditions}
     applied = (
-        f"settings written for {len(applied_to)} release(s): {', '.join(applied_to)}"
+        f"used by {len(applied_to)} release(s): {', '.join(applied_to)}"
         if applied_to
         else "no FragranceRelease references this policy yet"
     )
@@ -29,6 +30,7 @@ def status_body(
     body = {
         "observedGeneration": generation,
         "appliedTo": applied_to,
+        "rollouts": rollouts,
         "distribution": distribution,
         "training": {
             "step": training.step or 0,
