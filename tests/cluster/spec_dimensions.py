@@ -180,6 +180,10 @@ WINDOW = Dimension(
     st.tuples(st.integers(1, 50), st.integers(1, 50)).map(lambda t: (max(t), min(t))),
     st.tuples(st.integers(0, 50), st.integers(0, 50)),
 )
+ROLLOUT = Dimension(  # the policy's rollout mode: an enum, absent by default
+    st.sampled_from([None, "canary", "immediate"]),
+    _or_junk(st.sampled_from(["Canary", "", "gradual"])),
+)
 GUARD = Dimension(
     st.fixed_dictionaries(
         {}, optional={"maxRetries": st.integers(0, 5), "strictSchema": st.booleans(),

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from fragrance_api import FragranceRelease, TuningPolicy
-from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.policy import TuningPolicySpec, settings_digest
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_dev.cluster import LocalCluster
@@ -33,6 +33,7 @@ from fragrance_operator.canary.checks import gate_plan
 from fragrance_operator.canary.machine import Rollout
 from fragrance_operator.reconcile.decide import Observed, decide
 from fragrance_operator.tuning import verdict as tuning
+from fragrance_operator.tuning.rollouts import release_rollouts
 from fragrance_operator.tuning.status import status_body as policy_status
 from fragrance_serving.settings import from_policy
 from tests.cluster import spec_dimensions as dims
@@ -115,9 +116,11 @@ def _reconcile_policy(stored: dict[str, Any]) -> None:
     spec = TuningPolicySpec.model_validate(stored["spec"])
     from_policy(TuningPolicySpec.model_validate(spec.to_wire()))
     verdict = tuning.judge(spec, None, tuning.Training())
+    release = {"metadata": {"name": "r"}, "spec": {}, "status": {"stablePolicy": "old"}}
+    rollouts = release_rollouts(settings_digest(spec), spec.rollout == "immediate", [release])
     policy_status(
-        generation=1, now=1000.0, previous_conditions=[], applied_to=[], distribution=None,
-        training=tuning.Training(), verdict=verdict,
+        generation=1, now=1000.0, previous_conditions=[], applied_to=["r"], rollouts=rollouts,
+        distribution=None, training=tuning.Training(), verdict=verdict,
     )  # fmt: skip
 
 
@@ -173,8 +176,8 @@ def test_policy_specs_agree_and_reconcile(
     tally: dict[str, Seen],
     data: st.DataObject,
 ) -> None:
-    shares, entropy, ttl_cleanup, window, guard = dims.draw_spec_parts(
-        data, dims.SHARES, dims.ENTROPY, dims.TTL_CLEANUP, dims.WINDOW, dims.GUARD
+    shares, entropy, ttl_cleanup, window, guard, rollout = dims.draw_spec_parts(
+        data, dims.SHARES, dims.ENTROPY, dims.TTL_CLEANUP, dims.WINDOW, dims.GUARD, dims.ROLLOUT
     )
     doc = {
         "apiVersion": "fragrance.ai/v1alpha1",
@@ -186,6 +189,7 @@ def test_policy_specs_agree_and_reconcile(
             "cache": {"ttlSeconds": ttl_cleanup[0], "cleanupIntervalSeconds": ttl_cleanup[1]},
             "circuitBreaker": {"windowSize": window[0], "minimumCalls": window[1]},
             "jsonGuard": guard,
+            **({} if rollout is None else {"rollout": rollout}),
         },
     }
     seen = tally.setdefault("TuningPolicy", {})
