@@ -175,6 +175,14 @@ class PPO(KubeModel):
     entropy_coef: EntropySchedule = section(EntropySchedule, "Entropy bonus schedule.")
     learning_rate: float = Field(default=5.0e-5, gt=0, le=1, description="Optimizer learning rate.")
     clip_epsilon: float = Field(default=0.2, gt=0, le=1, description="PPO ratio clipping range.")
+    feedback_batch: int = Field(
+        default=64,
+        ge=8,
+        le=4096,
+        description="Rated briefs per PPO iteration on real feedback. Until the first batch "
+        "is rated the learner warms up on its simulated rater; from then on it learns from "
+        "ratings alone.",
+    )
 
 
 class RewardNormalization(KubeModel):

@@ -10,6 +10,7 @@ the TuningPolicy spec (``{"policy": {...}}``) and each model's carries its fault
 # the Serve-wrapped methods at runtime, and string annotations would not resolve.
 import asyncio
 import contextlib
+import logging
 import threading
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -40,6 +41,7 @@ from fragrance_serving.metrics import ServingMetrics
 from fragrance_serving.model_client import GuardFailed, Unavailable
 from fragrance_serving.settings import from_policy, parse_policy
 
+log = logging.getLogger(__name__)
 api = FastAPI(
     title="Fragrance brief API",
     version="0.1.0",
@@ -145,7 +147,7 @@ class BriefAPI:
     @api.post("/v1/brief", response_model=BriefResponse)
     async def brief(self, request: BriefRequest) -> Response:
         try:
-            answer = await self.ensemble.brief(request)
+            answer = await self._with_formula(await self.ensemble.brief(request))
             # Already validated: serialise once, skipping FastAPI's second validation.
             return Response(
                 answer.model_dump_json(by_alias=True),
@@ -156,6 +158,19 @@ class BriefAPI:
             return self._error(503, "no_model_answered", str(error))
         except GuardFailed as error:
             return self._error(502, "no_valid_brief", str(error))
+
+    async def _with_formula(self, answer: BriefResponse) -> BriefResponse:
+        """The learner's choice for the brief; a learner that cannot answer costs the caller
+        the formula, never the brief."""
+        if self.learner is None or answer.fallback:
+            return answer
+        brief = answer.brief
+        try:
+            formula = await self.learner.choose.remote(answer.id, brief.families, brief.intensity)
+        except RayError as error:
+            log.warning("no formula for brief %s: the PPO worker failed: %s", answer.id, error)
+            return answer
+        return answer.model_copy(update={"formula": formula}) if formula else answer
 
     def _headers(self) -> dict[str, str]:
         return {VERSION_HEADER: self.version, TRACK_HEADER: self.ensemble.metrics.base["track"]}
@@ -168,12 +183,21 @@ class BriefAPI:
             headers=self._headers(),
         )
 
-    @api.post("/v1/feedback", status_code=202)
-    async def feedback(self, request: FeedbackRequest) -> dict[str, str]:
-        self.ensemble.feedback.append(request)
-        if self.learner is not None:
-            await self.learner.feedback.remote(request.rating)
-        return {"status": "accepted"}
+    @api.post(
+        "/v1/feedback",
+        status_code=202,
+        responses={404: {"description": "unknown or expired"}, 409: {"description": "rated"}},
+    )
+    async def feedback(self, request: FeedbackRequest) -> Response:
+        """A rating of a brief this track answered: the reward of the learner's choice."""
+        if self.learner is None:
+            return self._error(503, "no_learner", "no PPO worker runs in this application")
+        refused = await self.learner.feedback.remote(request.brief_id, request.rating)
+        if refused is not None:
+            status = 409 if refused["reason"] == "rated" else 404
+            code = "already_rated" if refused["reason"] == "rated" else "unknown_brief"
+            return self._error(status, code, refused["message"])
+        return JSONResponse({"status": "accepted"}, status_code=202, headers=self._headers())
 
     @api.get("/health")
     async def health(self) -> dict[str, str]:

@@ -81,6 +81,12 @@ class BriefResponse(Wire):
         default=None,
         description="Set on a fallback served because no mode answered: what each mode met.",
     )
+    formula: dict[str, float] | None = Field(
+        default=None,
+        description="The learner's formula for this brief (note -> share, 0-1), where a PPO "
+        "worker runs and the brief names a family it knows: rate it with /v1/feedback "
+        "{briefId: id} and the rating becomes the reward of this choice.",
+    )
 
 
 class FeedbackRequest(Wire):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -23,7 +22,6 @@ from fragrance_serving.brief import (
     BriefRequest,
     BriefResponse,
     DownshiftReason,
-    FeedbackRequest,
     fallback_brief,
 )
 from fragrance_serving.guards.breaker import Breaker
@@ -64,7 +62,6 @@ class Ensemble:
         )
         self.breakers = {name: Breaker(settings.breaker_for(name), clock) for name in models}
         self.unloaded: set[str] = set()
-        self.feedback: deque[FeedbackRequest] = deque(maxlen=10_000)
         self._start_series()
 
     def _start_series(self) -> None:

@@ -264,8 +264,8 @@ def test_a_promoted_application_relabels_its_series_without_a_restart(
     assert sum(served) == 1
 
 
-def test_the_ppo_worker_learns_checkpoints_and_rolls_back_on_demand(
-    deploy: Deploy, tmp_path: Path
+def test_the_ppo_worker_learns_rolls_back_and_takes_each_briefs_rating_once(
+    deploy: Deploy, deployed: list[Deployed], ray_serve: Serving, tmp_path: Path
 ) -> None:
     policy = {
         "ppo": {"learningRate": 0.003, "entropyCoef": {"decaySteps": 2000}},
@@ -288,7 +288,50 @@ def test_the_ppo_worker_learns_checkpoints_and_rolls_back_on_demand(
     assert rolled["rolledBack"] is True
     assert rolled["rollbacks"] >= 1
     assert _metric(client, "checkpoint_rollbacks_total") >= 1
-    answer = client.post("/v1/feedback", json={"briefId": "abc", "rating": 4.5})
-    assert answer.status_code == 202
+
+    # Feedback: a brief carries the learner's formula; its id is rated once.
+    first, second = _briefs_with_a_formula(client, 2)
+    assert client.post("/v1/feedback", json={"briefId": first, "rating": 9}).status_code == 422
+    rated = client.post("/v1/feedback", json={"briefId": first, "rating": 4.5})
+    assert rated.status_code == 202, rated.text
+    again = client.post("/v1/feedback", json={"briefId": first, "rating": 1})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_rated"
+    for index in range(50):  # a flood of forged ids
+        forged = client.post("/v1/feedback", json={"briefId": f"forged-{index}", "rating": 5})
+        assert forged.status_code == 404
+    assert forged.json()["error"]["message"].startswith("briefId: no brief forged-49")
     assert _metric(client, "ppo_feedback_total") == 1
-    assert client.post("/v1/feedback", json={"briefId": "abc", "rating": 9}).status_code == 422
+    assert _metric(client, "ppo_feedback_refused_total", reason="unknown") == 50
+    assert _metric(client, "ppo_feedback_refused_total", reason="rated") == 1
+    progress = client.get("/admin/ppo", headers=admin()).json()
+    assert progress["trainingOn"] == "simulated rater (warm start)", progress
+    assert progress["ratingsWaiting"] == 1
+    assert _metric(client, "ppo_training_on_feedback") == 0
+
+    # The pending choice survives the worker's restart (its book lives by the checkpoints).
+    book = tmp_path / "choices.json"
+    wait_for(lambda: book.exists() and second in book.read_text(), "the book saved", timeout=30)
+    ray_serve.put(deployed[0].name, None)
+    client = deploy(policy=policy, learner=learner)
+    wait_for(
+        lambda: "restored" in client.get("/admin/ppo", headers=admin()).json()["notes"][0],
+        "the restarted worker's book",
+        timeout=60,
+    )
+    rated = client.post("/v1/feedback", json={"briefId": second, "rating": 2})
+    assert rated.status_code == 202, rated.text
+
+
+def _briefs_with_a_formula(client: httpx.Client, count: int) -> list[str]:
+    """Ids of briefs that carry a formula: those naming a family the learner knows."""
+    ids: list[str] = []
+    for index in range(40):
+        got = _brief(client, f"a woody scent with cedar and spice, take {index}")
+        if got["formula"] is not None:
+            assert set(got["formula"]) >= {"cedar", "sandalwood"}
+            assert all(0 <= share <= 1 for share in got["formula"].values())
+            ids.append(got["id"])
+        if len(ids) == count:
+            return ids
+    raise AssertionError(f"{len(ids)} of 40 briefs carried a formula, {count} wanted")

@@ -8,7 +8,9 @@ training *step* is one optimiser update (a minibatch), the unit of the schedule.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from torch import nn
 from torch.distributions import Categorical
 
 from fragrance_serving.learning.checkpoint import CheckpointStore
+from fragrance_serving.learning.choices import Rated
+from fragrance_serving.learning.episodes import replay
 from fragrance_serving.learning.normalizer import RewardNormalizer
 from fragrance_serving.learning.rollback import RollbackDetector, RollbackRules
 from fragrance_serving.learning.schedule import EntropySchedule
@@ -28,6 +32,7 @@ from fragrance_serving.learning.task import FormulationTask, TaskShape
 class LearnerSettings:
     learning_rate: float = 5e-5
     clip_epsilon: float = 0.2
+    feedback_batch: int = 64
     entropy: EntropySchedule = field(default_factory=EntropySchedule)
     normalize_rewards: bool = True
     reward_window: int = 1000
@@ -76,6 +81,7 @@ class Progress:
     checkpoint_saves: int = 0
     last_checkpoint_step: int | None = None
     checkpoint_reward: float | None = None
+    feedback_episodes: int = 0  # real briefs learnt from; until the first, the simulated rater
     notes: list[str] = field(default_factory=list)  # what happened at start (said, not hidden)
 
 
@@ -92,9 +98,14 @@ class Learner:
         self.detector = RollbackDetector(settings.rollback)
         self.store = CheckpointStore(directory, settings.keep)
         self.progress = Progress(entropy_coef=settings.entropy(0))
+        # Real ratings on their own window: their scale is not the simulated rewards'.
+        self.feedback_normalizer = RewardNormalizer(
+            settings.reward_window, settings.reward_clip, settings.normalize_rewards
+        )
         self.ratings: deque[float] = deque(maxlen=256)
         self.observation = self.task.reset_all()
         self._resume()
+        self._publish()
 
     # --- state -----------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -103,15 +114,23 @@ class Learner:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "normalizer": self.normalizer.state(),
+            "feedback_normalizer": self.feedback_normalizer.state(),
             "reward_mean": self.progress.reward_mean,
+            "feedback_episodes": self.progress.feedback_episodes,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.normalizer.restore(state["normalizer"])
+        self.feedback_normalizer.restore(state.get("feedback_normalizer") or {})
         self.progress.step = int(state["step"])
         self.progress.reward_mean = state.get("reward_mean")
+        # Once real ratings were learnt from, a rollback to an older checkpoint does not send
+        # the learner back to its simulated rater.
+        self.progress.feedback_episodes = max(
+            self.progress.feedback_episodes, int(state.get("feedback_episodes", 0))
+        )
         self.progress.entropy_coef = self.settings.entropy(self.progress.step)
 
     def _resume(self) -> None:
@@ -131,10 +150,9 @@ class Learner:
         self.settings = replace(settings, envs=self.settings.envs, hidden=self.settings.hidden)
         for group in self.optimizer.param_groups:
             group["lr"] = settings.learning_rate
-        self.normalizer.clip, self.normalizer.enabled = (
-            settings.reward_clip,
-            settings.normalize_rewards,
-        )
+        for normalizer in (self.normalizer, self.feedback_normalizer):
+            normalizer.clip = settings.reward_clip
+            normalizer.enabled = settings.normalize_rewards
         self.detector.rules = settings.rollback
         self.store.keep = settings.keep
 
@@ -152,6 +170,10 @@ class Learner:
         if loaded is None:
             return False
         self.load_state(loaded.state)
+        if self.progress.feedback_episodes and not loaded.state.get("feedback_episodes"):
+            # A checkpoint from the warm start: its mean rating is the simulated rater's.
+            self.ratings.clear()
+            self.progress.reward_mean = None
         self.progress.rollbacks += 1
         self.progress.last_rollback_reason = reason
         self.progress.last_checkpoint_step = loaded.step
@@ -178,15 +200,7 @@ class Learner:
             rewards[t] = torch.tensor([self.normalizer.normalize(float(r)) for r in reward])
             dones[t] = done.float()
             self.ratings.extend(self.task.last_final_rating.tolist())
-        next_value = self.model.value(self.observation)
-        advantages = torch.zeros(shape)
-        last = torch.zeros(s.envs)
-        for t in reversed(range(s.rollout)):
-            following = next_value if t == s.rollout - 1 else values[t + 1]
-            alive = 1.0 - dones[t]
-            delta = rewards[t] + s.gamma * following * alive - values[t]
-            last = delta + s.gamma * s.lam * alive * last
-            advantages[t] = last
+        advantages = self._gae(rewards, values, dones, self.model.value(self.observation))
         return {
             "obs": obs.flatten(0, 1),
             "actions": actions.flatten(),
@@ -195,10 +209,33 @@ class Learner:
             "returns": (advantages + values).flatten(),
         }
 
-    def iterate(self) -> Progress:
-        """One rollout and its updates; then checkpoint and rollback rules."""
+    def _gae(
+        self,
+        rewards: torch.Tensor,
+        values: torch.Tensor,
+        dones: torch.Tensor,
+        next_value: torch.Tensor,
+    ) -> torch.Tensor:
+        """Generalised advantage estimates over [time, episode] tensors."""
         s = self.settings
-        batch = self._collect()
+        advantages = torch.zeros_like(rewards)
+        last = torch.zeros_like(next_value)
+        for t in reversed(range(len(rewards))):
+            following = next_value if t == len(rewards) - 1 else values[t + 1]
+            alive = 1.0 - dones[t]
+            delta = rewards[t] + s.gamma * following * alive - values[t]
+            last = delta + s.gamma * s.lam * alive * last
+            advantages[t] = last
+        return advantages
+
+    def iterate(self) -> Progress:
+        """One rollout with the simulated rater and its updates (the warm start)."""
+        return self._optimise(self._collect())
+
+    def _optimise(self, batch: dict[str, torch.Tensor]) -> Progress:
+        """PPO's updates on a batch; then the checkpoint and rollback rules, and only then
+        do the weights reach the briefs (``episodes.choose``)."""
+        s = self.settings
         size = len(batch["actions"])
         losses: list[float] = []
         for _ in range(s.epochs):
@@ -216,7 +253,13 @@ class Learner:
         )
         if reason:
             self.rollback(reason)
+        self._publish()
         return self.progress
+
+    def _publish(self) -> None:
+        """The weights that passed the checks become the ones briefs are chosen with: a copy,
+        so choosing never waits for (or sees half of) a training update."""
+        self.served = copy.deepcopy(self.model.actor)
 
     def _update(self, mb: dict[str, torch.Tensor]) -> float:
         s = self.settings
@@ -238,6 +281,30 @@ class Learner:
         self.progress.step += 1
         self.progress.entropy_coef = coef
         return float(loss.detach())
+
+    # --- real briefs -----------------------------------------------------------------
+    def learn(self, rated: Sequence[Rated]) -> Progress:
+        """One PPO iteration on rated real briefs: each rating, normalised over the window of
+        recent ratings, is the reward of its choice's last step."""
+        if not self.progress.feedback_episodes:
+            # Real ratings replace the simulated ones: the reward-drop rule compares like
+            # with like from the first checkpoint saved on them.
+            self.ratings.clear()
+            self.progress.checkpoint_reward = None
+        obs, actions, values, rewards, dones = replay(
+            rated, self.task.shape, self.model.value, self.feedback_normalizer
+        )
+        advantages = self._gae(rewards, values, dones, torch.zeros(len(rated)))
+        batch = {
+            "obs": obs.flatten(0, 1),
+            "actions": actions.flatten(),
+            "logprobs": torch.tensor([r.choice.logprobs for r in rated]).T.flatten(),
+            "advantages": advantages.flatten(),
+            "returns": (advantages + values).flatten(),
+        }
+        self.ratings.extend(r.rating for r in rated)
+        self.progress.feedback_episodes += len(rated)
+        return self._optimise(batch)
 
 
 def random_policy_rating(episodes: int = 512, seed: int = 1) -> float:

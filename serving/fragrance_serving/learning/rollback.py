@@ -16,8 +16,8 @@ class RollbackRules:
 
 
 class RollbackDetector:
-    """Loss > factor x its recent mean (or not finite), or mean reward down by more than the
-    threshold against the checkpoint's. Returns the reason, or None."""
+    """Loss > factor x its recent mean magnitude (or not finite), or mean reward down by more
+    than the threshold against the checkpoint's. Returns the reason, or None."""
 
     def __init__(self, rules: RollbackRules) -> None:
         self.rules = rules
@@ -31,9 +31,11 @@ class RollbackDetector:
         if not math.isfinite(loss):
             return f"loss is not finite ({loss})"
         full = len(self.losses) == self.losses.maxlen
-        recent = sum(self.losses) / len(self.losses) if full else None
+        # The recent magnitude, not the mean: a converged learner's loss changes sign around
+        # zero, where a mean near zero would make any iteration a "spike".
+        recent = sum(abs(x) for x in self.losses) / len(self.losses) if full else None
         self.losses.append(loss)
-        if recent is not None and abs(loss) > self.rules.loss_spike_factor * max(abs(recent), 1e-6):
+        if recent is not None and abs(loss) > self.rules.loss_spike_factor * max(recent, 1e-6):
             return f"loss spike: {loss:.4g} > {self.rules.loss_spike_factor} x recent {recent:.4g}"
         if reward_mean is not None and checkpoint_reward is not None and checkpoint_reward > 0:
             drop = (checkpoint_reward - reward_mean) / checkpoint_reward

@@ -17,6 +17,7 @@ def from_policy(policy: TuningPolicySpec, base: LearnerSettings | None = None) -
         base or LearnerSettings(),
         learning_rate=ppo.learning_rate,
         clip_epsilon=ppo.clip_epsilon,
+        feedback_batch=ppo.feedback_batch,
         entropy=EntropySchedule(
             entropy.initial, entropy.final, entropy.decay_steps, entropy.strategy
         ),

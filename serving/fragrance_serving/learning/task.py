@@ -21,6 +21,9 @@ FAMILIES = ("citrus", "floral", "woody", "oriental", "aquatic", "spicy")
 #: Which notes each family leans on (index pairs into NOTES).
 FAMILY_NOTES = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11))
 STEP = 0.1
+#: Where an episode for a real brief starts: every note at the same share, so what the
+#: formula leans on is the policy's choice alone.
+NEUTRAL = 0.2
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,7 @@ class FormulationTask:
         return self.observe()
 
     def observe(self) -> torch.Tensor:
-        one_hot = torch.nn.functional.one_hot(self.family, self.shape.families).float()
-        progress = (self.t.float() / self.shape.horizon).unsqueeze(1)
-        return torch.cat([one_hot, self.intensity.unsqueeze(1), self.formula, progress], dim=1)
+        return observation(self.shape, self.family, self.intensity, self.formula, self.t)
 
     def rating(self) -> torch.Tensor:
         """The simulated rater: 1 + 4 x cosine similarity to the ideal, in [1, 5]."""
@@ -84,13 +85,7 @@ class FormulationTask:
     def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(observation, reward, done); finished episodes restart at once."""
         before = self.rating()
-        notes = self.shape.notes
-        raise_ = action < notes
-        lower = (action >= notes) & (action < 2 * notes)
-        index = torch.where(raise_, action, action - notes).clamp(0, notes - 1)
-        delta = torch.where(raise_, STEP, torch.where(lower, -STEP, 0.0))
-        rows = torch.arange(self.envs)
-        self.formula[rows, index] = (self.formula[rows, index] + delta).clamp(0, 1)
+        self.formula = apply(self.formula, action)
         reward = self.rating() - before
         self.t += 1
         done = self.t >= self.shape.horizon
@@ -98,3 +93,29 @@ class FormulationTask:
         self._reset(done)
         self.last_final_rating = final_rating[done]
         return self.observe(), reward, done
+
+
+def observation(
+    shape: TaskShape,
+    family: torch.Tensor,
+    intensity: torch.Tensor,
+    formula: torch.Tensor,
+    t: torch.Tensor,
+) -> torch.Tensor:
+    """What the policy sees: the brief (family, intensity), the formula so far, the time."""
+    one_hot = torch.nn.functional.one_hot(family, shape.families).float()
+    progress = (t.float() / shape.horizon).unsqueeze(1)
+    return torch.cat([one_hot, intensity.unsqueeze(1), formula, progress], dim=1)
+
+
+def apply(formula: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """The formulas after one action each: raise or lower one note by STEP, or hold."""
+    notes = formula.shape[1]
+    raise_ = action < notes
+    lower = (action >= notes) & (action < 2 * notes)
+    index = torch.where(raise_, action, action - notes).clamp(0, notes - 1)
+    delta = torch.where(raise_, STEP, torch.where(lower, -STEP, 0.0))
+    rows = torch.arange(len(formula))
+    changed = formula.clone()
+    changed[rows, index] = (formula[rows, index] + delta).clamp(0, 1)
+    return changed
