@@ -260,6 +260,14 @@ def settings_digest(spec: TuningPolicySpec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def canaried_settings(policy: TuningPolicySpec | None) -> str | None:
+    """The digest of the policy's serving settings when a change to them goes through each
+    release's canary; None when they are pushed at once (or there is no policy)."""
+    if policy is None or policy.rollout == "immediate":
+        return None
+    return settings_digest(policy)
+
+
 class MeasuredDistribution(KubeModel):
     fast: float = Field(default=0, ge=0, le=100, description="Measured percent in fast mode.")
     balanced: float = Field(default=0, ge=0, le=100, description="Measured percent, balanced.")

@@ -13,7 +13,7 @@ import click
 
 if TYPE_CHECKING:  # the demo modules are imported when a demo runs, not for every command
     from fragrance_dev.demo.client import Client
-    from fragrance_dev.demo.scenario import Outcome
+    from fragrance_dev.demo.follow import Outcome
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -159,8 +159,8 @@ def images(targets: tuple[str, ...]) -> None:
 @click.option("--fast", is_flag=True, help="Shorter steps (the e2e test's pace).")
 def demo(models: Path, out: Path, fast: bool) -> None:
     """The local demo: v1 stable, v2 evaluated, shadowed and promoted through the gate, a
-    faulty v3 rolled back, a prompt-blind v4 rolled back by its evaluation before any
-    traffic."""
+    TuningPolicy edit canaried on v2 and promoted, a faulty v3 rolled back, a prompt-blind
+    v4 rolled back by its evaluation before any traffic."""
     from dataclasses import replace
 
     from fragrance_dev.demo.scenario import PLANNED_LOCAL, DemoConfig, run

@@ -2,8 +2,8 @@
 
 The local control plane, a real Prometheus, a local Ray Serve with the project's torch
 models, the operator with the rayServe provider and a steady client: v2 is promoted through
-the gate, a faulty v3 is caught and rolled back, and no client request is lost while the
-weights change.
+the gate, then a TuningPolicy edit through a canary on v2, a faulty v3 is caught and rolled
+back, and no client request is lost while the weights change.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.timeout(1200)
-def test_demo_promotes_v2_rolls_back_v3_and_the_evaluation_stops_v4_and_loses_no_request(
+def test_demo_promotes_v2_and_a_policy_edit_rolls_back_v3_and_v4_and_loses_no_request(
     demo_models: Path, tmp_path: Path
 ) -> None:
     demo = subprocess.Popen(
@@ -46,16 +46,20 @@ def test_demo_promotes_v2_rolls_back_v3_and_the_evaluation_stops_v4_and_loses_no
     assert "v4       RolledBack" in summary
     assert "shadow: 50% of stable's requests mirrored" in output, "v2 had a shadow phase"
     assert " 0 lost" in summary, summary
-    assert "NO-GO" in summary.splitlines()[3], "v3's rollback came from the gate"
+    assert "NO-GO" in summary.splitlines()[4], "v3's rollback came from the gate"
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["asPlanned"] is True
     rollouts = written["rollouts"]
-    assert [r["outcome"] for r in rollouts] == [
-        "Succeeded",
-        "Succeeded",
-        "RolledBack",
-        "RolledBack",
+    assert [(r["version"], r["outcome"]) for r in rollouts] == [
+        ("v1", "Succeeded"),
+        ("v2", "Succeeded"),
+        ("policy", "Succeeded"),
+        ("v3", "RolledBack"),
+        ("v4", "RolledBack"),
     ]
-    assert "evaluation NO-GO before any traffic" in rollouts[3]["reason"]
-    assert rollouts[3]["gateDecisions"] == [], "v4 never reached a traffic step's gate"
+    assert "policy   Succeeded" in summary
+    assert "canary of the policy's settings" in output, "the edit went through a canary"
+    assert rollouts[2]["gateDecisions"][-1] == "GO", "the settings were promoted on a GO"
+    assert "evaluation NO-GO before any traffic" in rollouts[4]["reason"]
+    assert rollouts[4]["gateDecisions"] == [], "v4 never reached a traffic step's gate"

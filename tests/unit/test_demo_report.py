@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from fragrance_dev.demo.client import Client
+from fragrance_dev.demo.follow import Outcome
 from fragrance_dev.demo.report import summary_json, title
-from fragrance_dev.demo.scenario import PLANNED, DemoConfig, Outcome
+from fragrance_dev.demo.scenario import PLANNED, DemoConfig
 
 
 def _outcomes(*phases: str) -> list[Outcome]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fragrance_api.policy import TuningPolicySpec, settings_digest
+from fragrance_api.policy import TuningPolicySpec, canaried_settings, settings_digest
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.canary.machine import Observation, Rollout, advance
 from fragrance_operator.canary.status import plan_from_spec
 from fragrance_operator.plugin.views import status_lines
-from fragrance_operator.reconcile.release import canaried_settings
 from fragrance_operator.tuning.rollouts import release_rollouts
 from tests.helpers import release_manifest
 from tests.unit.canary_scenarios import PLAN, go_through, run
@@ -50,11 +49,10 @@ def _spec(provider: str = "gatewayAPI") -> FragranceReleaseSpec:
 def test_which_changes_go_through_the_canary() -> None:
     policy = TuningPolicySpec.model_validate({"jsonGuard": {"maxRetries": 0}})
     digest = settings_digest(policy)
-    assert canaried_settings(_spec(), policy) == digest
-    assert canaried_settings(_spec(), None) is None
-    assert canaried_settings(_spec("rayServe"), policy) is None
+    assert canaried_settings(policy) == digest
+    assert canaried_settings(None) is None
     immediate = policy.model_copy(update={"rollout": "immediate"})
-    assert canaried_settings(_spec(), immediate) is None
+    assert canaried_settings(immediate) is None
     # Learning settings are not serving settings: an edit of them starts no canary.
     learning = TuningPolicySpec.model_validate(
         {"jsonGuard": {"maxRetries": 0}, "ppo": {"learningRate": 0.001}}

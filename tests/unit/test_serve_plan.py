@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 from fragrance_api import serve_app
 from fragrance_operator.builders.serve_plan import (
     App,
+    digest,
     image,
     in_effect,
+    live_policy,
     plan,
     roles,
     same,
@@ -40,10 +42,10 @@ RELEASE, ROUTER, UPSTREAM = "r", "router", "http://127.0.0.1:8000"
 OTHER = {"name": "other-app", "args": {"image": "x"}, "deployments": []}
 
 
-def build_for(version: str) -> Any:
+def build_for(version: str, policy: dict[str, Any] | None = None) -> Any:
     def build(name: str, track: str) -> App:
         args = {"release": RELEASE, "version": version, "image": f"img:{version}", "models": []}
-        return serve_app.application(name, f"/{name}", args, {}, {}, track)
+        return serve_app.application(name, f"/{name}", args, policy or {}, {}, track)
 
     return build
 
@@ -76,13 +78,16 @@ class Serve:
         self.apply()
         return self
 
-    def tick(self, r: Rollout, version: str) -> Serve:
-        spec_image = f"img:{version}"
-        self.write(weighted(self.deployed, RELEASE, ROUTER, spec_image, r.weight, UPSTREAM))
+    def tick(self, r: Rollout, version: str, policy: dict[str, Any] | None = None) -> Serve:
+        """``policy``: the TuningPolicy now, its serving settings canaried where given."""
+        spec_image, settings = f"img:{version}", digest(policy)
+        self.write(
+            weighted(self.deployed, RELEASE, ROUTER, spec_image, r.weight, UPSTREAM, 0, settings)
+        )
         settled = self.in_effect == router(self)
         apps = plan(
-            self.deployed, RELEASE, ROUTER, r, spec_image, build_for(version), {}, UPSTREAM,
-            self.running | {ROUTER}, settled,
+            self.deployed, RELEASE, ROUTER, r, spec_image, build_for(version, policy),
+            policy or {}, UPSTREAM, self.running | {ROUTER}, settled,
         )  # fmt: skip
         self.write(apps)
         return self
@@ -306,3 +311,49 @@ def test_a_mirroring_router_keeps_its_mirror_and_sends_to_the_canary() -> None:
                 "img:v2", build_for("v2"), {}, UPSTREAM, {"r-a", "r-b", ROUTER})  # fmt: skip
     assert "r-b" in kept
     assert kept[ROUTER]["deployments"][0]["user_config"]["mirror"] == 20
+
+
+OLD = {"jsonGuard": {"maxRetries": 3}}
+NEW = {"jsonGuard": {"maxRetries": 0}}
+S1 = replace(V1, stable_settings=digest(OLD))
+SETTINGS = replace(
+    S1, phase="Progressing", canary_version="v1", canary_image="img:v1", canary_hash="1n",
+    canary_settings=digest(NEW), step=1, weight=5,
+)  # fmt: skip
+
+
+def _policy(serve: Serve, name: str) -> dict[str, Any] | None:
+    return live_policy(serve.app(name))
+
+
+def test_a_settings_canary_runs_the_stable_image_beside_stable_which_keeps_its_own() -> None:
+    serve = Serve().tick(S1, "v1", OLD).settle()
+    assert _policy(serve, "r-a") == OLD
+    serve.tick(SETTINGS, "v1", NEW).settle()
+    assert router(serve) == {"stable": "/r-a", "canary": "/r-b", "weight": 5}
+    assert (image(serve.app("r-b")), track(serve.app("r-b"))) == ("img:v1", "canary")
+    assert _policy(serve, "r-b") == NEW
+    assert _policy(serve, "r-a") == OLD, "stable keeps its settings while the new are judged"
+
+    promoting = replace(
+        SETTINGS, promoting=True, weight=100, stable_hash="1n", stable_settings=digest(NEW)
+    )
+    serve.tick(promoting, "v1", NEW)
+    assert router(serve) == {"stable": "/r-b", "canary": "/r-a", "weight": 0}, "one swap"
+    assert track(serve.app("r-b")) == "stable"
+    assert "r-b" in serve.running
+    serve.tick(promoting, "v1", NEW)
+    assert router(serve)["weight"] == 0, "nothing back to the old settings"
+    promoted = replace(promoting, phase="Succeeded", promoting=False, weight=0)
+    serve.apply()
+    assert set(serve.tick(promoted, "v1", NEW).deployed) == {"r-b", ROUTER}
+
+
+def test_a_settings_canary_rolled_back_leaves_stable_as_it_was() -> None:
+    serve = Serve().tick(S1, "v1", OLD).settle().tick(SETTINGS, "v1", NEW).settle()
+    rolled_back = replace(SETTINGS, phase="RolledBack", weight=0)
+    serve.tick(rolled_back, "v1", NEW).apply()
+    serve.tick(rolled_back, "v1", NEW)
+    assert set(serve.deployed) == {"r-a", ROUTER}, "the canary's application removed"
+    assert router(serve) == {"stable": "/r-a", "canary": "/r-b", "weight": 0}
+    assert _policy(serve, "r-a") == OLD, "stable never had the settings"

@@ -24,16 +24,8 @@ from fragrance_dev.cluster.node.config import NODE_IP
 from fragrance_dev.cluster.node.runtime import TAINT
 from fragrance_dev.cluster.prometheus import PrometheusServer, pod_discovery_job
 from fragrance_dev.demo.client import Client
-from fragrance_dev.demo.scenario import (
-    POLICY,
-    DemoConfig,
-    Outcome,
-    Say,
-    Timeline,
-    follow,
-    release_doc,
-    report,
-)
+from fragrance_dev.demo.follow import Outcome, Say, Timeline, follow
+from fragrance_dev.demo.scenario import POLICY, DemoConfig, release_doc, report
 from fragrance_dev.images import build_images, load_images
 
 NAMESPACE = "fragrance-demo"

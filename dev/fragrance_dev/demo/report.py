@@ -12,7 +12,7 @@ from fragrance_api.modes import MODES
 from fragrance_dev.demo.client import Client
 
 if TYPE_CHECKING:
-    from fragrance_dev.demo.scenario import Outcome, Timeline
+    from fragrance_dev.demo.follow import Outcome, Timeline
 
 
 def summary(outcomes: list[Outcome], client: Client) -> str:

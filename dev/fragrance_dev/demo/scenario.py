@@ -1,5 +1,6 @@
-"""``make demo``: v1 serving, v2 promoted through the gate, a faulty v3 rolled back, and a
-prompt-blind v4 rolled back by its evaluation before any user sees it.
+"""``make demo``: v1 serving, v2 promoted through the gate, a TuningPolicy edit canaried on
+v2 and promoted, a faulty v3 rolled back, and a prompt-blind v4 rolled back by its
+evaluation before any user sees it.
 
 Everything real on one machine: the local control plane, a Prometheus, a local Ray Serve
 with the project's torch models, the operator (rayServe provider), and a steady client.
@@ -8,15 +9,14 @@ Every process started here is stopped on the way out, Ctrl-C included.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,16 @@ from fragrance_dev.cluster import LocalCluster
 from fragrance_dev.cluster.processes import die_with_parent, terminate
 from fragrance_dev.cluster.prometheus import PrometheusServer
 from fragrance_dev.demo.client import Client
+from fragrance_dev.demo.follow import (
+    NAMESPACE,
+    POLICY_EDIT,
+    RELEASE,
+    Outcome,
+    Say,
+    Timeline,
+    follow,
+)
 from fragrance_dev.local_ray import LocalRay
-
-Say = Callable[[str], None]
-RELEASE = "brief-api"
-NAMESPACE = "default"
 
 
 @dataclass(frozen=True)
@@ -71,23 +76,8 @@ PROMOTION_ALLOWANCE = 180.0
 #: The evaluation before traffic: 24 prompts asked of each track (about 20-60 s on 2 cores).
 EVALUATION_ALLOWANCE = 120.0
 PLANNED = {"v1": "Succeeded", "v2": "Succeeded", "v3": "RolledBack"}
-#: The local demo's plan: the shared one, and the evaluation's catch.
-PLANNED_LOCAL = {**PLANNED, "v4": "RolledBack"}
-
-
-@dataclass
-class Outcome:
-    version: str
-    phase: str
-    seconds: float
-    decisions: list[str] = field(default_factory=list)
-    reason: str = ""  # the history's reason: for a rollback, the checks that failed
-
-
-@dataclass
-class Timeline:
-    weights: list[tuple[float, int]] = field(default_factory=list)
-    marks: list[tuple[float, str]] = field(default_factory=list)
+#: The local demo's plan: the shared one, the policy edit, and the evaluation's catch.
+PLANNED_LOCAL = {**PLANNED, POLICY_EDIT: "Succeeded", "v4": "RolledBack"}
 
 
 def release_doc(
@@ -138,12 +128,13 @@ def release_doc(
     }
 
 
-POLICY = {
+POLICY: dict[str, Any] = {
     "apiVersion": "fragrance.ai/v1alpha1",
     "kind": "TuningPolicy",
     "metadata": {"name": "default", "namespace": NAMESPACE},
     "spec": {"jsonGuard": {"backoffBase": 0.05, "jitter": 0.05}},
 }
+POLICY_EDITED = {**POLICY, "spec": {**POLICY["spec"], "cache": {"ttlSeconds": 300}}}
 
 
 @contextmanager
@@ -163,75 +154,8 @@ def _operator(env: dict[str, str], log: Path, say: Say) -> Iterator[subprocess.P
             terminate(process, timeout=15)
 
 
-def _status(cluster: LocalCluster, namespace: str = NAMESPACE) -> dict[str, Any]:
-    got = cluster.kubectl("get", "frel", RELEASE, "-n", namespace, "-o", "json", check=False)
-    return json.loads(got.stdout).get("status", {}) if got.returncode == 0 else {}
-
-
 def _apply(cluster: LocalCluster, doc: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
-
-
-def _checks(status: dict[str, Any], part: str = "gate") -> str:
-    gate = status.get(part) or {}
-    marks = {"GO": "ok", "WARNING": "warn", "NO-GO": "NO-GO", "INCONCLUSIVE": "?"}
-    parts = []
-    for check in gate.get("checks", []):
-        value = check.get("value")
-        shown = "-" if value is None else f"{value:.3g}"
-        parts.append(f"{check['name']} {shown} {marks.get(check['result'], check['result'])}")
-    return ", ".join(parts)
-
-
-def follow(
-    cluster: LocalCluster, version: str, timeline: Timeline, say: Say, timeout: float,
-    namespace: str = NAMESPACE,
-) -> Outcome:  # fmt: skip
-    """Print each change of the rollout until it ends; returns how it ended."""
-    started = time.time()
-    seen: tuple[Any, ...] | None = None
-    said_at = None  # the evaluation last printed
-    outcome = Outcome(version, "Timeout", 0.0)
-    while time.time() - started < timeout:
-        status = _status(cluster, namespace)
-        gate = status.get("gate") or {}
-        evaluation = status.get("evaluation") or {}
-        key = (status.get("phase"), status.get("currentStep"), status.get("canaryWeight"),
-               gate.get("evaluatedAt"), status.get("pauseReason"), status.get("canaryMirror"),
-               evaluation.get("evaluatedAt"))  # fmt: skip
-        if status.get("canaryVersion") == version or status.get("stableVersion") == version:
-            timeline.weights.append((time.time(), int(status.get("canaryWeight", 0))))
-        mine = version in (status.get("canaryVersion"), status.get("stableVersion"))
-        if key != seen and status and mine:
-            seen = key
-            phase, weight = status.get("phase", "?"), status.get("canaryWeight", 0)
-            line = f"  {version}: {phase:<11} weight {weight:>3}%  gate {gate.get('decision', '-')}"
-            if status.get("canaryMirror"):
-                line += f"  shadow: {status['canaryMirror']}% of stable's requests mirrored"
-            if status.get("pauseReason"):
-                line += f" paused: {status['pauseReason']}"
-            say(line)
-            if gate.get("checks"):
-                say(f"      {_checks(status)}")
-            if evaluation.get("version") == version and evaluation["evaluatedAt"] != said_at:
-                said_at = evaluation["evaluatedAt"]
-                took = evaluation.get("seconds") or 0
-                say(f"      evaluation {evaluation['decision']} in {took:.0f}s: "
-                    f"{_checks(status, 'evaluation')}")  # fmt: skip
-            if gate.get("decision"):
-                outcome.decisions.append(gate["decision"])
-                timeline.marks.append((time.time(), f"{version} {gate['decision']}"))
-        history = status.get("history") or []
-        if history and history[-1].get("version") == version:
-            outcome.phase, outcome.reason = history[-1]["outcome"], history[-1].get("reason", "")
-            break
-        if status.get("phase") == "Succeeded" and status.get("stableVersion") == version:
-            outcome.phase = "Succeeded"  # the first release: no canary, no history entry
-            break
-        time.sleep(0.5)
-    outcome.seconds = time.time() - started
-    timeline.marks.append((time.time(), f"{version} {outcome.phase}"))
-    return outcome
 
 
 def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome], Client]:
@@ -289,6 +213,10 @@ def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome],
         say("--- v2: canary through the gate")
         _apply(cluster, release_doc(config, "v2"))
         outcomes.append(follow(cluster, "v2", timeline, say, config.budget))
+        say("--- a TuningPolicy edit (the cache's TTL 600 s -> 300 s): its serving settings go "
+            "through v2's canary like a new version")  # fmt: skip
+        _apply(cluster, POLICY_EDITED)
+        outcomes.append(follow(cluster, "v2", timeline, say, config.budget, settings=True))
         say("--- v3: a faulty version (half its model calls fail); the gate must catch it")
         _apply(cluster, release_doc(config, "v3", faulty=True))
         outcomes.append(follow(cluster, "v3", timeline, say, config.budget))
@@ -299,7 +227,9 @@ def run(config: DemoConfig, out: Path, say: Say = print) -> tuple[list[Outcome],
             outcomes.append(follow(cluster, "v4", timeline, say, config.budget))
         time.sleep(2)
         client.stop()
-        planned = PLANNED_LOCAL if config.evaluation else PLANNED
+        planned = dict(PLANNED_LOCAL)
+        if not config.evaluation:
+            del planned["v4"]
         report(config, out, timeline, outcomes, client, say, planned)
         return outcomes, client
     raise AssertionError("unreachable")

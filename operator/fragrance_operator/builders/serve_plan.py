@@ -1,6 +1,9 @@
 """Which Serve applications a release needs now: a pure plan over what is deployed.
 
-A release's two versions live in two slots, ``<release>-a`` and ``<release>-b``. The
+A release's two versions live in two slots, ``<release>-a`` and ``<release>-b``. A version
+is an image and, where a TuningPolicy's serving settings go through the canary, the digest
+of the settings its ingress runs (live, in its user_config): a canary of new settings is the
+stable image in the other slot with them, and stable keeps its own until the promotion. The
 router's ``stable`` route says which slot is stable; the other is the canary's. A promotion
 swaps the roles in one write: the router's stable route moves to the canary's slot with
 weight 0, and that application's ``track`` (live, in its user_config) becomes stable. No
@@ -18,7 +21,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from fragrance_api import serve_app
+from fragrance_api.policy import TuningPolicySpec, settings_digest
 from fragrance_operator.canary.machine import Rollout
 
 App = dict[str, Any]
@@ -46,6 +52,33 @@ def image(app: App | None) -> str | None:
     return image
 
 
+def live_policy(app: App | None) -> dict[str, Any] | None:
+    """The TuningPolicy the application's ingress runs (its user_config)."""
+    for deployment in (app or {}).get("deployments") or []:
+        if deployment.get("name") == serve_app.INGRESS:
+            policy: dict[str, Any] = (deployment.get("user_config") or {}).get("policy") or {}
+            return policy
+    return None
+
+
+def digest(policy: dict[str, Any] | None) -> str | None:
+    """The serving settings' digest of a policy's wire form (None: none, or not valid)."""
+    if policy is None:
+        return None
+    try:
+        return settings_digest(TuningPolicySpec.model_validate(policy))
+    except ValidationError:
+        return None
+
+
+def runs(app: App | None, wanted_image: str | None, settings: str | None) -> bool:
+    """Does the application run this version: the image, and the settings where they are
+    canaried (``settings`` None: whatever it runs)?"""
+    if app is None or image(app) != wanted_image:
+        return False
+    return settings is None or digest(live_policy(app)) == settings
+
+
 def weight(router: App | None) -> int | None:
     config = router_config(router)
     return int(config.get("weight", 0)) if config else None
@@ -59,16 +92,17 @@ def weighted(
     wanted: int,
     upstream: str,
     mirror: int = 0,
+    spec_settings: str | None = None,
 ) -> dict[str, App]:
     """The applications with the router sending ``wanted`` percent to the canary's slot
     (and mirroring ``mirror`` percent of stable's requests to it).
 
-    Nothing goes there once the stable slot serves the spec: after a swap that slot holds
-    the version being retired, and the rollout goes on asking for 100% until it sees the
-    new stable Ready.
+    Nothing goes there once the stable slot serves the spec (its image, and its settings
+    where they are canaried): after a swap that slot holds the version being retired, and
+    the rollout goes on asking for 100% until it sees the new stable Ready.
     """
     slot = roles(release, deployed.get(router_name))
-    retired = image(deployed.get(slot.stable)) == spec_image
+    retired = runs(deployed.get(slot.stable), spec_image, spec_settings)
     split, copied = (0, 0) if retired else (wanted, mirror)
     router = serve_app.router(router_name, upstream, slot.stable, slot.canary, split, copied)
     return {**deployed, router_name: router}
@@ -92,7 +126,8 @@ def plan(
     router config is in effect (its replica says so) for longer than a request may take, so
     no request sent under older routes is still being answered.
     Nothing the router in effect may send a request to is removed or rebuilt; a live
-    setting (policy, faults, track) is applied at once, which Serve does in place.
+    setting (policy, faults, track) is applied at once, which Serve does in place, except
+    that stable keeps its own serving settings while others are canaried.
     """
     apps = dict(deployed)
     router = apps.get(router_name)
@@ -104,8 +139,8 @@ def plan(
     # Whatever the spec says now: a promotion that began finishes (the rollout waits for it).
     swap = (
         r.stable_image is not None
-        and image(apps.get(slot.stable)) != r.stable_image
-        and image(apps.get(slot.canary)) == r.stable_image
+        and not runs(apps.get(slot.stable), r.stable_image, r.stable_settings)
+        and runs(apps.get(slot.canary), r.stable_image, r.stable_settings)
         and slot.canary in running
     )
     if swap:
@@ -118,12 +153,14 @@ def plan(
         apps[slot.stable] = build(slot.stable, "stable")
     elif stable is not None:
         # An older version cannot be rebuilt from this spec: its config is kept as deployed.
-        apps[slot.stable] = serve_app.with_live(stable, policy, "stable")
+        own = r.stable_settings in (None, digest(policy))
+        kept = policy if own else live_policy(stable) or policy
+        apps[slot.stable] = serve_app.with_live(stable, kept, "stable")
     canary_wanted = (
         r.canary_active
         and not r.canary_held
         and spec_image == r.canary_image
-        and image(apps.get(slot.stable)) != spec_image
+        and not runs(apps.get(slot.stable), r.canary_image, r.canary_settings)
     )
     if canary_wanted:
         current, wanted = apps.get(slot.canary), build(slot.canary, "canary")

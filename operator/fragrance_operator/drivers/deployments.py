@@ -64,7 +64,9 @@ class WrittenCache:
 class WorkloadDriver(Protocol):
     def converge(self, release: dict[str, Any], spec: FragranceReleaseSpec, r: Rollout) -> None: ...
 
-    def ready(self, release: dict[str, Any], track: objects.Track, image: str | None) -> bool: ...
+    def ready(
+        self, release: dict[str, Any], track: objects.Track, image: str | None, settings: str | None
+    ) -> bool: ...
 
 
 class DeploymentDriver:
@@ -225,7 +227,16 @@ class DeploymentDriver:
                     )  # fmt: skip
                 self._delete("v1", "Service", namespace, name)
 
-    def ready(self, release: dict[str, Any], track: objects.Track, image: str | None) -> bool:
+    def ready(
+        self,
+        release: dict[str, Any],
+        track: objects.Track,
+        image: str | None,
+        settings: str | None = None,
+    ) -> bool:
+        """All the track's pods updated and available with ``image``. ``settings`` needs no
+        look: a change of them changes the pod template, and the Deployment is not ready
+        until its pods run it."""
         if image is None:
             return False
         found = self._get(release, track)

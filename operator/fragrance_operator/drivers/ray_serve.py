@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from fragrance_api import serve_app
 from fragrance_api.crd import API_VERSION
-from fragrance_api.policy import TuningPolicySpec
+from fragrance_api.policy import TuningPolicySpec, canaried_settings
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters import ray_service
 from fragrance_operator.adapters.kubernetes import Kube
@@ -112,19 +112,34 @@ class RayServeDriver:
 
     def _policy(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> dict[str, Any]:
         """The referenced TuningPolicy's spec (defaults when absent or invalid)."""
+        found = self._found_policy(release, spec)
+        return found.to_wire() if found is not None else {}
+
+    def _found_policy(
+        self, release: dict[str, Any], spec: FragranceReleaseSpec
+    ) -> TuningPolicySpec | None:
         if self.kube is None:
-            return {}
+            return None
         found = self.kube.get(
             API_VERSION, "TuningPolicy", release["metadata"]["namespace"],
             spec.tuning_policy_ref.name,
         )  # fmt: skip
+        if found is None:
+            return None
         try:
-            return TuningPolicySpec.model_validate((found or {}).get("spec") or {}).to_wire()
+            return TuningPolicySpec.model_validate(found.get("spec") or {})
         except ValidationError:
-            return {}
+            return None
+
+    def _canaried(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> str | None:
+        """The digest of the serving settings a canary carries now (None: pushed at once)."""
+        return canaried_settings(self._found_policy(release, spec))
 
     # --- reading ---------------------------------------------------------------------
-    def ready(self, release: dict[str, Any], track: str, image: str | None) -> bool:
+    def ready(
+        self, release: dict[str, Any], track: str, image: str | None, settings: str | None = None
+    ) -> bool:
+        """The track's application RUNNING with ``image`` (and ``settings``, where canaried)."""
         if image is None:
             return False
         statuses = self._target(release).apps.applications()
@@ -132,7 +147,9 @@ class RayServeDriver:
         slot = serve_plan.roles(release["metadata"]["name"], deployed.get(self._router(release)))
         name = slot.stable if track == "stable" else slot.canary
         app = statuses.get(name) or {}
-        return app.get("status") == "RUNNING" and serve_plan.image(deployed.get(name)) == image
+        return app.get("status") == "RUNNING" and serve_plan.runs(
+            deployed.get(name), image, settings
+        )
 
     def replicas(self, release: dict[str, Any], track: str) -> int | None:
         return None  # Serve sizes its replicas; the VRAM floor applies to GPU Deployments
@@ -161,10 +178,11 @@ class RayServeDriver:
         """Only the router's weight (and mirror); the applications follow in :meth:`converge`."""
         name, router = release["metadata"]["name"], self._router(release)
         target = self._target(release)
+        settings = self._canaried(release, spec)
         with _LOCK:
             deployed = _configs(target.apps.applications())
             apps = serve_plan.weighted(
-                deployed, name, router, spec.image, weight, target.upstream, mirror
+                deployed, name, router, spec.image, weight, target.upstream, mirror, settings
             )
             if deployed.get(router) and serve_plan.same(deployed[router], apps[router]):
                 return False

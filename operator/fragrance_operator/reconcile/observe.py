@@ -41,8 +41,12 @@ async def observe(
     name, namespace = meta["name"], meta["namespace"]
     began = time.time()
     canary_ready, stable_ready = await asyncio.gather(
-        asyncio.to_thread(workloads.ready, raw, "canary", rollout.canary_image),
-        asyncio.to_thread(workloads.ready, raw, "stable", rollout.stable_image),
+        asyncio.to_thread(
+            workloads.ready, raw, "canary", rollout.canary_image, rollout.canary_settings
+        ),
+        asyncio.to_thread(
+            workloads.ready, raw, "stable", rollout.stable_image, rollout.stable_settings
+        ),
     )
     serving = await asyncio.to_thread(workloads.serving, raw)
     if serving is not None and not serving.ready:

@@ -17,7 +17,7 @@ import structlog
 from pydantic import ValidationError
 
 from fragrance_api.crd import ACTION_ANNOTATION, API_VERSION
-from fragrance_api.policy import TuningPolicySpec, settings_digest
+from fragrance_api.policy import TuningPolicySpec, canaried_settings
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import crash_points, metrics
@@ -75,7 +75,7 @@ async def tick(
         return
     workloads, traffic = drivers
     rollout = codec.rollout_from_status(previous)
-    plan = codec.plan_from_spec(spec, canaried_settings(spec, policy))
+    plan = codec.plan_from_spec(spec, canaried_settings(policy))
     raw_action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
     seen = await observe(
         ctx, raw, spec, previous, rollout, plan, parse_action(raw_action), workloads, traffic
@@ -125,14 +125,6 @@ async def tick(
     if in_place and version is not None and not spec.scaling.autoscale and raw_action is None:
         until = quiet_until(new, plan, time.time(), QUIET_RESYNC)
         ctx.quiet[(namespace, name)] = (version, until)
-
-
-def canaried_settings(spec: FragranceReleaseSpec, policy: TuningPolicySpec | None) -> str | None:
-    """The digest of the policy's serving settings when a change to them goes through this
-    release's canary; None when they are pushed at once (or there is no policy)."""
-    if policy is None or policy.rollout == "immediate" or spec.traffic.provider == "rayServe":
-        return None  # rayServe: one Serve app per track, both given the live policy
-    return settings_digest(policy)
 
 
 async def _policy(
