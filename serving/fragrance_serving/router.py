@@ -4,7 +4,8 @@ canary application and the rest to stable, over Serve's own HTTP proxy.
 Its routes and weight are its ``user_config``: the operator's rayServe traffic provider
 changes them through the Serve REST API, a lightweight update (no restart, no lost request),
 exactly what a KubeRay ``serveConfigV2`` edit does in a cluster. Responses carry
-``x-fragrance-track`` so a client can count what each track answered.
+``x-fragrance-track`` so a client can count what each track answered; a ``/v1/feedback``
+that sends it back goes to that track, which alone knows the brief it rates.
 
 ``mirror`` percent of the brief requests stable answers are also sent to the canary (the
 shadow phase): its answer is awaited in the background and dropped, so the canary's own
@@ -59,9 +60,17 @@ class Router:
         with contextlib.suppress(httpx.HTTPError):
             await self.client.post(f"{self.routes['canary']}/{path}", content=body, headers=headers)
 
+    def _track(self, path: str, request: Request) -> str:
+        asked = request.headers.get("x-fragrance-track")
+        if path.endswith("v1/feedback") and asked in ("stable", "canary"):
+            # A rating follows its brief while the canary takes traffic (only then is there
+            # a canary that answered it).
+            return asked if asked == "stable" or self.weight > 0 else "stable"
+        return "canary" if self.random.uniform(0, 100) < self.weight else "stable"
+
     @router_api.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
     async def forward(self, path: str, request: Request) -> Response:
-        track = "canary" if self.random.uniform(0, 100) < self.weight else "stable"
+        track = self._track(path, request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         body = await request.body()
         copy = (

@@ -4,6 +4,7 @@ requests stable answers to the canary and drops its answers; users only get stab
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,10 +31,12 @@ def router(ray_serve: Serving) -> Iterator[httpx.Client]:
 
 
 def test_the_canary_gets_the_mirrored_share_and_users_only_stables_answers(
-    ray_serve: Serving, deploy: Deploy, router: httpx.Client
+    ray_serve: Serving, deploy: Deploy, router: httpx.Client, tmp_path: Path
 ) -> None:
-    stable = deploy(version="v1")
-    canary = deploy(version="v2", track="canary")
+    stable = deploy(version="v1", learner={"checkpointDir": str(tmp_path / "stable")})
+    canary = deploy(
+        version="v2", track="canary", learner={"checkpointDir": str(tmp_path / "canary")}
+    )
     stable_app, canary_app = (
         str(c.base_url).rstrip("/").rsplit("/", 1)[1] for c in (stable, canary)
     )
@@ -50,3 +53,18 @@ def test_the_canary_gets_the_mirrored_share_and_users_only_stables_answers(
     # About half were copied to the canary, answered there and dropped.
     wait_for(lambda: _requests(canary) - before >= 10, "the mirrored requests at the canary", 60)
     assert _requests(canary) - before <= sent
+
+    # Split 50/50: a rating sent back with the track its brief came from reaches that track.
+    ray_serve.put(ROUTER, serve_app.router(ROUTER, upstream, stable_app, canary_app, 50))
+    rated = 0
+    for i in range(60):
+        answer = router.post("/v1/brief", json={"prompt": f"a woody cedar scent {i}"})
+        track, body = answer.headers["x-fragrance-track"], answer.json()
+        if body.get("formula") is None:
+            continue
+        rating = {"briefId": body["id"], "rating": 4}
+        feedback = router.post("/v1/feedback", json=rating, headers={"x-fragrance-track": track})
+        assert feedback.status_code == 202, (track, feedback.text)
+        assert feedback.headers["x-fragrance-track"] == track
+        rated += 1
+    assert rated >= 6, f"only {rated} of 60 briefs carried a formula"
