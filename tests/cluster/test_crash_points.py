@@ -5,6 +5,7 @@ without a GO; the release ends in the phase the world shows; one history entry p
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -15,13 +16,17 @@ import pytest
 from fragrance_dev.cluster import LocalCluster
 from tests.cluster.rollouts import (
     CPU_ONLY,
+    ROUTE,
     STEPS,
+    Watcher,
     Weights,
+    apply,
     condition,
     deployment_replicas,
     one_history_entry,
     operator_process,
     promoted,
+    release_doc,
     start,
 )
 from tests.helpers import wait_for
@@ -98,6 +103,54 @@ def test_crashed_during_a_healthy_rollout_it_is_promoted_once(
     stable = watcher.get("deployment", f"{release_name}-stable") or {}
     assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == "serving:v2"
     assert final["status"]["gate"]["decision"] == "GO", "promoted on a GO"
+
+
+def _policy(name: str, max_retries: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "fragrance.ai/v1alpha1",
+        "kind": "TuningPolicy",
+        "metadata": {"name": name},
+        "spec": {"jsonGuard": {"maxRetries": max_retries}},
+    }
+
+
+def test_crashed_mid_promotion_of_a_policy_edit_stable_gets_the_settings_once(
+    cluster: LocalCluster,
+    namespace: str,
+    prometheus: PrometheusServer,
+    serving_exporter: ServingExporter,
+    release_name: str,
+    tmp_path: Path,
+    recovery: dict[str, float],
+) -> None:
+    serving_exporter.set(release_name)
+    policy = f"tp-{release_name}"
+    apply(cluster, namespace, ROUTE)
+    apply(cluster, namespace, _policy(policy, 3))
+    doc = release_doc(release_name, "v1")
+    doc["spec"].update(CPU_ONLY, tuningPolicyRef={"name": policy})
+    with Crash(cluster, prometheus, namespace, tmp_path, "mid-promotion") as crash:
+        weights = Weights(cluster, namespace, release_name)
+        apply(cluster, namespace, doc)
+        watcher = Watcher(cluster, namespace, release_name)
+        before = watcher.until("v1 stable", lambda s: s.get("phase") == "Succeeded")
+        apply(cluster, namespace, _policy(policy, 5))  # the settings' canary starts
+        restarted = crash.restart()
+        final = watcher.until(
+            "the settings promoted",
+            lambda s: (
+                s.get("phase") == "Succeeded"
+                and s.get("stablePolicy") not in (None, before["status"].get("stablePolicy"))
+            ),
+            timeout=120,
+        )
+        _canary_gone(cluster, namespace, release_name)
+        recovery["mid-promotion of a policy edit"] = time.monotonic() - restarted
+    assert weights.done() == STEPS, "no step repeated or skipped across the crash"
+    one_history_entry(final, "v1", "Succeeded")
+    assert final["status"]["stablePolicy"] == final["status"]["canaryPolicy"]
+    settings = watcher.get("configmap", f"{release_name}-stable-policy") or {}
+    assert json.loads(settings["data"]["policy.json"])["jsonGuard"]["maxRetries"] == 5
 
 
 def test_crashed_mid_rollback_the_canary_is_removed_and_never_promoted(
