@@ -55,16 +55,17 @@ def follow(
     """Print each change of the rollout until it ends; returns how it ended.
 
     ``settings``: the rollout is of new TuningPolicy settings on ``version``, the stable one:
-    it ends with the next history entry.
+    it shows from when its canary starts and ends with the next history entry; the gate and
+    evaluation of ``version``'s own rollout, still in status, are not its.
     """
     started = time.time()
     seen: tuple[Any, ...] | None = None
-    said_at = None  # the evaluation last printed
     outcome = Outcome(POLICY_EDIT if settings else version, "Timeout", 0.0)
-    before = status_of(cluster, namespace)
+    before = status_of(cluster, namespace) if settings else {}
     entries = len(before.get("history") or [])
-    stale = (before.get("gate") or {}).get("evaluatedAt") if settings else None
-    said_settings = False
+    stale = (before.get("gate") or {}).get("evaluatedAt")
+    said_at = (before.get("evaluation") or {}).get("evaluatedAt")  # the evaluation last printed
+    started_settings = False
     while time.time() - started < timeout:
         status = status_of(cluster, namespace)
         gate = status.get("gate") or {}
@@ -75,6 +76,13 @@ def follow(
         if status.get("canaryVersion") == version or status.get("stableVersion") == version:
             timeline.weights.append((time.time(), int(status.get("canaryWeight", 0))))
         mine = version in (status.get("canaryVersion"), status.get("stableVersion"))
+        if settings and not started_settings:
+            canary_policy = status.get("canaryPolicy")
+            started_settings = canary_policy not in (None, status.get("stablePolicy"))
+            if started_settings:
+                say(f"      canary of the policy's settings {canary_policy} on {version}; "
+                    f"stable runs {status.get('stablePolicy')}")  # fmt: skip
+            mine = started_settings
         if key != seen and status and mine:
             seen = key
             phase, weight = status.get("phase", "?"), status.get("canaryWeight", 0)
@@ -84,12 +92,7 @@ def follow(
             if status.get("pauseReason"):
                 line += f" paused: {status['pauseReason']}"
             say(line)
-            canary_policy = status.get("canaryPolicy")
-            if settings and not said_settings and canary_policy != status.get("stablePolicy"):
-                said_settings = True
-                say(f"      canary of the policy's settings {canary_policy} on {version}; "
-                    f"stable runs {status.get('stablePolicy')}")  # fmt: skip
-            if gate.get("checks"):
+            if gate.get("checks") and gate.get("evaluatedAt") != stale:
                 say(f"      {_checks(status)}")
             if evaluation.get("version") == version and evaluation["evaluatedAt"] != said_at:
                 said_at = evaluation["evaluatedAt"]
@@ -100,17 +103,16 @@ def follow(
                 outcome.decisions.append(gate["decision"])
                 timeline.marks.append((time.time(), f"{version} {gate['decision']}"))
         history = status.get("history") or []
-        if settings:
-            if len(history) > entries:
-                outcome.phase, outcome.reason = (
-                    history[-1]["outcome"],
-                    history[-1].get("reason", ""),
-                )
-                break
-        elif history and history[-1].get("version") == version:
+        ended = (
+            len(history) > entries
+            if settings
+            else bool(history) and (history[-1].get("version") == version)
+        )
+        if ended:
             outcome.phase, outcome.reason = history[-1]["outcome"], history[-1].get("reason", "")
             break
-        if status.get("phase") == "Succeeded" and status.get("stableVersion") == version:
+        first = not settings and status.get("stableVersion") == version
+        if first and status.get("phase") == "Succeeded":
             outcome.phase = "Succeeded"  # the first release: no canary, no history entry
             break
         time.sleep(0.5)
