@@ -86,7 +86,8 @@ def follow(
         if key != seen and status and mine:
             seen = key
             phase, weight = status.get("phase", "?"), status.get("canaryWeight", 0)
-            line = f"  {version}: {phase:<11} weight {weight:>3}%  gate {gate.get('decision', '-')}"
+            decision = gate.get("decision", "-") if gate.get("evaluatedAt") != stale else "-"
+            line = f"  {version}: {phase:<11} weight {weight:>3}%  gate {decision}"
             if status.get("canaryMirror"):
                 line += f"  shadow: {status['canaryMirror']}% of stable's requests mirrored"
             if status.get("pauseReason"):
