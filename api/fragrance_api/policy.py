@@ -229,8 +229,7 @@ class TuningPolicySpec(KubeModel):
         "circuitBreaker, cache) reaches each release that uses them: canary (the release's "
         "canary track gets them with the stable image, the release's steps and gate decide, "
         "a promotion gives them to stable, a NO-GO leaves stable as it was) or immediate "
-        "(both tracks at once, live). Releases on the rayServe provider take them "
-        "immediately either way. The learning settings always apply at once.",
+        "(both tracks at once, live). The learning settings always apply at once.",
     )
     traffic_distribution: TrafficDistribution = section(
         TrafficDistribution, "Target share of requests per mode when the caller names none."

@@ -39,11 +39,8 @@ def test_promotion_gives_stable_the_canarys_settings_and_a_no_go_leaves_them() -
     assert advance(failed, OLD, Observation(now=500)).rollout == failed
 
 
-def _spec(provider: str = "gatewayAPI") -> FragranceReleaseSpec:
-    doc = release_manifest("brief", "v1")["spec"]
-    if provider == "rayServe":
-        doc["traffic"] = {"provider": "rayServe"}
-    return FragranceReleaseSpec.model_validate(doc)
+def _spec() -> FragranceReleaseSpec:
+    return FragranceReleaseSpec.model_validate(release_manifest("brief", "v1")["spec"])
 
 
 def test_which_changes_go_through_the_canary() -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from fragrance_api.policy import TuningPolicySpec, settings_digest
+from fragrance_api.policy import TuningPolicySpec, canaried_settings
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.builders import objects, pods
@@ -158,7 +158,7 @@ class DeploymentDriver:
                 config_map = objects.policy_config_map_name(meta["name"], track)
                 self._delete("v1", "ConfigMap", meta["namespace"], config_map)
             return
-        if policy.rollout == "canary" and settings_digest(policy) != settings:
+        if canaried_settings(policy) not in (None, settings):
             return
         document = json.dumps(policy.to_wire(), sort_keys=True)
         self._apply(objects.policy_config_map(release, track, document))

@@ -19,10 +19,8 @@ def _name(release: dict[str, Any]) -> str:
 
 def _entry(settings: str, immediate: bool, release: dict[str, Any]) -> dict[str, Any]:
     status = release.get("status") or {}
-    spec = release.get("spec") or {}
     entry: dict[str, Any] = {"release": _name(release), "settings": settings}
-    live = immediate or (spec.get("traffic") or {}).get("provider") == "rayServe"
-    if live:
+    if immediate:
         return {**entry, "state": "Serving", "message": "applied to both tracks at once"}
     if status.get("stablePolicy") == settings and not status.get("promoting"):
         return {**entry, "state": "Serving", "message": "the stable track runs them"}

@@ -201,13 +201,7 @@ class Learner:
             dones[t] = done.float()
             self.ratings.extend(self.task.last_final_rating.tolist())
         advantages = self._gae(rewards, values, dones, self.model.value(self.observation))
-        return {
-            "obs": obs.flatten(0, 1),
-            "actions": actions.flatten(),
-            "logprobs": logprobs.flatten(),
-            "advantages": advantages.flatten(),
-            "returns": (advantages + values).flatten(),
-        }
+        return _batch(obs, actions, logprobs, advantages, values)
 
     def _gae(
         self,
@@ -295,16 +289,27 @@ class Learner:
             rated, self.task.shape, self.model.value, self.feedback_normalizer
         )
         advantages = self._gae(rewards, values, dones, torch.zeros(len(rated)))
-        batch = {
-            "obs": obs.flatten(0, 1),
-            "actions": actions.flatten(),
-            "logprobs": torch.tensor([r.choice.logprobs for r in rated]).T.flatten(),
-            "advantages": advantages.flatten(),
-            "returns": (advantages + values).flatten(),
-        }
+        logprobs = torch.tensor([r.choice.logprobs for r in rated]).T
         self.ratings.extend(r.rating for r in rated)
         self.progress.feedback_episodes += len(rated)
-        return self._optimise(batch)
+        return self._optimise(_batch(obs, actions, logprobs, advantages, values))
+
+
+def _batch(
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    values: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """PPO's samples from [time, episode] tensors, one row per step."""
+    return {
+        "obs": obs.flatten(0, 1),
+        "actions": actions.flatten(),
+        "logprobs": logprobs.flatten(),
+        "advantages": advantages.flatten(),
+        "returns": (advantages + values).flatten(),
+    }
 
 
 def random_policy_rating(episodes: int = 512, seed: int = 1) -> float:
