@@ -49,11 +49,13 @@ def _until(
     spec: FragranceReleaseSpec,
     decision: str,
     every_check: bool = False,
+    judged: tuple[str, ...] = (),
 ) -> Evaluation:
-    """Evaluate until the decision is reached (and, if asked, every check agrees).
+    """Evaluate until the decision is reached, every check agrees (if asked) and the
+    ``judged`` checks have data.
 
-    A WARNING-severity check without data yet (the first scrape of a histogram) is
-    INCONCLUSIVE without blocking the decision, so it can lag the overall verdict.
+    A check without data yet (the first scrape of a histogram) is INCONCLUSIVE without
+    blocking a decision another check already reached, so it can lag the overall verdict.
     """
     last: list[Evaluation] = []
 
@@ -61,7 +63,8 @@ def _until(
         last[:] = [evaluate(prom, release, "default", spec)]
         verdict = last[0].verdict
         agree = not every_check or all(c.result == decision for c in verdict.checks)
-        return verdict.decision == decision and agree
+        have_data = all(_check(last[0], name).result != "INCONCLUSIVE" for name in judged)
+        return verdict.decision == decision and agree and have_data
 
     try:
         wait_for(reached, f"gate {decision}", timeout=30)
@@ -115,13 +118,7 @@ def test_backend_errors_hidden_by_retries_are_nogo(
 ) -> None:
     # Half the model calls fail, every one retried: users see no error at all.
     serving_exporter.set(release_name, upstream_error=0.5)
-    # The upstream series can decide before the 5xx check has its first window of requests.
-    result = _first(
-        prom, release_name, _spec(),
-        lambda e: e.verdict.decision == "NO-GO"
-        and _check(e, "errorRate5xx").result != "INCONCLUSIVE",
-        "a NO-GO with the 5xx check judged",
-    )  # fmt: skip
+    result = _until(prom, release_name, _spec(), "NO-GO", judged=("errorRate5xx",))
     check = _check(result, "upstreamErrorRate")
     assert check.result == "NO-GO"
     assert check.value > 0.3
@@ -132,7 +129,7 @@ def test_creative_p95_over_budget_is_nogo(
     prom: Prometheus, serving_exporter: ServingExporter, release_name: str
 ) -> None:
     serving_exporter.set(release_name, latency={"fast": 0.8, "balanced": 1.5, "creative": 5.5})
-    result = _until(prom, release_name, _spec(), "NO-GO")
+    result = _until(prom, release_name, _spec(), "NO-GO", judged=("latencyP95/fast",))
     creative = _check(result, "latencyP95/creative")
     assert (creative.result, creative.threshold) == ("NO-GO", 4.5)
     assert _check(result, "latencyP95/fast").result == "GO"
@@ -191,7 +188,8 @@ def test_open_breaker_and_unhealthy_model_are_nogo(
     prom: Prometheus, serving_exporter: ServingExporter, release_name: str
 ) -> None:
     serving_exporter.set(release_name, breaker_open=True, healthy=False)
-    result = _until(prom, release_name, _spec(), "NO-GO")
+    judged = ("circuitBreakers", "llmHealth")
+    result = _until(prom, release_name, _spec(), "NO-GO", judged=judged)
     assert _check(result, "circuitBreakers").result == "NO-GO"
     assert _check(result, "llmHealth").result == "NO-GO"
 
@@ -200,7 +198,7 @@ def test_a_steady_loss_passes_and_a_sustained_runaway_is_nogo(
     prom: Prometheus, serving_exporter: ServingExporter, release_name: str
 ) -> None:
     serving_exporter.set(release_name, loss=-0.2)  # PPO's loss may be negative: a magnitude
-    steady = _until(prom, release_name, _spec(), "GO")
+    steady = _until(prom, release_name, _spec(), "GO", judged=("rlLossRunaway",))
     assert _check(steady, "rlLossRunaway").value == pytest.approx(1.0, abs=0.05)
     # A runaway is judged against the loss's own history: let the long window (10 analysis
     # intervals, 50 s) hold 20 s of it first.
@@ -260,7 +258,9 @@ def test_a_canary_40_percent_slower_than_stable_within_budget_is_caught(
     serving_exporter.set(release_name, "stable")
     serving_exporter.set(release_name, latency=SLOWER)
     compare = [{"check": "latencyP95", "relative": 0.2, "severity": "WARNING"}]
-    result = _until(prom, release_name, _spec(compareWithStable=compare), "WARNING")
+    judged = ("latencyP95/creative", "latencyP95.vsStable/fast")
+    spec = _spec(compareWithStable=compare)
+    result = _until(prom, release_name, spec, "WARNING", judged=judged)
     fixed = _check(result, "latencyP95/creative")
     assert (fixed.result, fixed.threshold) == ("GO", 4.5)  # the fixed budget alone passes it
     creative = _check(result, "latencyP95.vsStable/creative")
@@ -281,7 +281,7 @@ def test_a_canary_with_stables_error_rate_passes_the_two_proportion_test(
     serving_exporter.set(release_name, rps=400.0, error_5xx=0.01)
     compare = [{"check": "errorRate5xx", "absolute": 0.02}]
     spec = _spec(compareWithStable=compare, thresholds={"errorRate5xx": 0.02})
-    result = _until(prom, release_name, spec, "GO")
+    result = _until(prom, release_name, spec, "GO", judged=("errorRate5xx.vsStable",))
     check = _check(result, "errorRate5xx.vsStable")
     assert check.result == "GO"
     assert check.value == pytest.approx(0.01, rel=0.3)
