@@ -39,6 +39,31 @@ def test_promotion_gives_stable_the_canarys_settings_and_a_no_go_leaves_them() -
     assert advance(failed, OLD, Observation(now=500)).rollout == failed
 
 
+def test_switching_the_rollout_mode_starts_no_canary_of_what_stable_already_runs() -> None:
+    # rollout: immediate (settings None): both tracks are given the policy as it is.
+    immediate = replace(OLD, spec_hash="h1-immediate", settings=None)
+    t = advance(V1, immediate, Observation(now=10))
+    r = t.rollout
+    assert (r.phase, r.canary_active, r.stable_settings) == ("Succeeded", False, None)
+    assert r.stable_hash == "h1-immediate"
+    assert [e.reason for e in t.events] == ["SettingsApplied"]
+    assert t.finished is None
+    # Back to canary: stable ran the policy as it is all along, so it takes the digest too.
+    back = advance(r, OLD, Observation(now=20)).rollout
+    assert (back.phase, back.canary_active, back.stable_settings) == ("Succeeded", False, "old")
+    # Switched while a settings canary runs: that canary is aborted, in history.
+    rolling = run(run(V1, NEW, 0), NEW, 0, canary_ready=True)
+    assert rolling.canary_active
+    t = advance(rolling, immediate, Observation(now=30))
+    assert (t.rollout.phase, t.rollout.weight, t.rollout.stable_settings) == ("Succeeded", 0, None)
+    assert t.finished is not None
+    assert t.finished.outcome == "Aborted"
+    # A new image switched to immediate at the same time is a canary as always.
+    v2 = replace(immediate, version="v2", image="serving:v2", spec_hash="h2")
+    started = advance(V1, v2, Observation(now=40)).rollout
+    assert (started.canary_version, started.canary_settings) == ("v2", None)
+
+
 def _spec() -> FragranceReleaseSpec:
     return FragranceReleaseSpec.model_validate(release_manifest("brief", "v1")["spec"])
 

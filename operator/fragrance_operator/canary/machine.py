@@ -85,6 +85,8 @@ def advance(rollout: Rollout, plan: Plan, obs: Observation) -> Transition:
         _first_version(b, plan, obs)
     elif r.canary_active and plan.spec_hash == r.stable_hash:
         rollback(b, "RolledBack", "the spec was set back to the stable version")
+    elif plan.spec_hash not in (r.canary_hash, r.stable_hash) and _mode_switched(r, plan):
+        _adopt_settings(b, plan)
     elif plan.spec_hash not in (r.canary_hash, r.stable_hash):
         _start(b, plan, obs.now)
         _capacity(b, obs)
@@ -114,6 +116,40 @@ def _first_version(b: Builder, plan: Plan, obs: Observation) -> None:
     elif obs.stable_ready:
         b.set(phase="Succeeded")
         b.emit("Initialized", f"{plan.version} is Ready as the first stable version")
+
+
+def _mode_switched(r: Rollout, plan: Plan) -> bool:
+    """The stable version with its serving settings moved to or from not canaried (the
+    TuningPolicy's rollout mode switched, or a policy appeared or went away).
+
+    Not canaried, the drivers give the policy to both tracks as it is, so stable already runs
+    it: a canary of it would be the stable itself (on rayServe one that never gets built).
+    """
+    same_version = (plan.version, plan.image) == (r.stable_version, r.stable_image)
+    if not same_version or plan.settings == r.stable_settings:
+        return False
+    only_policy_canary = not r.canary_active or r.canary_image == r.stable_image
+    return None in (plan.settings, r.stable_settings) and only_policy_canary
+
+
+def _adopt_settings(b: Builder, plan: Plan) -> None:
+    r = b.rollout
+    if r.canary_active:
+        b.finished = Finished(
+            r.canary_version or "", "Aborted", "the policy's rollout mode changed"
+        )
+        b.emit("Aborted", f"canary of policy settings {r.canary_settings} aborted: "
+               "the TuningPolicy's settings are no longer canaried", True)  # fmt: skip
+    b.set(
+        phase="Succeeded",
+        stable_hash=plan.spec_hash,
+        stable_settings=plan.settings,
+        weight=0,
+        mirror=0,
+        pause_reason=None,
+        promoting=False,
+    )
+    b.emit("SettingsApplied", f"{plan.version} runs the TuningPolicy's settings as they are")
 
 
 def _start(b: Builder, plan: Plan, now: float) -> None:
