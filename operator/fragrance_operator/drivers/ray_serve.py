@@ -12,15 +12,13 @@ entries, under a lock shared by all releases of this operator.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
 from fragrance_api import serve_app
-from fragrance_api.crd import API_VERSION
 from fragrance_api.policy import TuningPolicySpec, canaried_settings
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters import ray_service
@@ -77,6 +75,14 @@ class RayServeDriver:
         self._proxies: dict[str, ServeProxy] = {}
         # router -> (its routes, in effect since)
         self._effective: dict[str, tuple[dict[str, Any], float]] = {}
+        self.policy: TuningPolicySpec | None = None  # the release's, in a driver from bound()
+
+    def bound(self, policy: TuningPolicySpec | None) -> RayServeDriver:
+        """This driver for one release's tick, with the TuningPolicy the reconcile read (its
+        state, the routers' and proxies', stays shared with every release's)."""
+        driver = copy.copy(self)
+        driver.policy = policy
+        return driver
 
     def configured(self, spec: FragranceReleaseSpec) -> bool:
         return self.rest is not None or ray_service_of(spec) is not None
@@ -109,31 +115,6 @@ class RayServeDriver:
         if target.service is None:
             return None
         return ray_service.health(target.service.get(), target.service.name)
-
-    def _policy(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> dict[str, Any]:
-        """The referenced TuningPolicy's spec (defaults when absent or invalid)."""
-        found = self._found_policy(release, spec)
-        return found.to_wire() if found is not None else {}
-
-    def _found_policy(
-        self, release: dict[str, Any], spec: FragranceReleaseSpec
-    ) -> TuningPolicySpec | None:
-        if self.kube is None:
-            return None
-        found = self.kube.get(
-            API_VERSION, "TuningPolicy", release["metadata"]["namespace"],
-            spec.tuning_policy_ref.name,
-        )  # fmt: skip
-        if found is None:
-            return None
-        try:
-            return TuningPolicySpec.model_validate(found.get("spec") or {})
-        except ValidationError:
-            return None
-
-    def _canaried(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> str | None:
-        """The digest of the serving settings a canary carries now (None: pushed at once)."""
-        return canaried_settings(self._found_policy(release, spec))
 
     # --- reading ---------------------------------------------------------------------
     def ready(
@@ -178,7 +159,7 @@ class RayServeDriver:
         """Only the router's weight (and mirror); the applications follow in :meth:`converge`."""
         name, router = release["metadata"]["name"], self._router(release)
         target = self._target(release)
-        settings = self._canaried(release, spec)
+        settings = canaried_settings(self.policy)
         with _LOCK:
             deployed = _configs(target.apps.applications())
             apps = serve_plan.weighted(
@@ -200,7 +181,7 @@ class RayServeDriver:
         stable_replicas: int | None = None,
     ) -> None:
         name = release["metadata"]["name"]
-        policy = self._policy(release, spec)
+        policy = self.policy.to_wire() if self.policy is not None else {}
 
         def build(app_name: str, track: str) -> dict[str, Any]:
             args = serve_app.release_args(name, app_name, spec, self.models_dir, self.checkpoints)

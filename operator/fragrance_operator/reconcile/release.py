@@ -153,6 +153,9 @@ def _drivers(
 ) -> tuple[Workloads, Traffic] | None:
     """The release's workload driver and traffic provider; None: rayServe is not configured."""
     if spec.traffic.provider == "rayServe":
-        return (ctx.ray, ctx.ray) if ctx.ray is not None and ctx.ray.configured(spec) else None
+        if ctx.ray is None or not ctx.ray.configured(spec):
+            return None
+        ray = ctx.ray.bound(policy)
+        return ray, ray
     workloads = DeploymentDriver(ctx.kube, ctx.written, lookup, policy)
     return workloads, TrafficWriter(ctx.kube, ctx.written)
