@@ -23,13 +23,12 @@ from ray.exceptions import RayError, RayTaskError
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
+from fragrance_api.headers import TRACK_HEADER, VERSION_HEADER
 from fragrance_api.modes import Mode
 from fragrance_api.serving_args import AppArgs
 from fragrance_serving import backends, policy_file
 from fragrance_serving.admin import Admin, AdminError, CacheTTL, ForcedMode
 from fragrance_serving.brief import (
-    TRACK_HEADER,
-    VERSION_HEADER,
     BriefRequest,
     BriefResponse,
     FeedbackRequest,

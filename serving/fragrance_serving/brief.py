@@ -14,12 +14,6 @@ DOWNSHIFT: dict[Mode, Mode | None] = {"creative": "balanced", "balanced": "fast"
 #: Why a request left the mode it asked for.
 DownshiftReason = Literal["breakerOpen", "upstreamErrors", "unloaded", "noModel", "deadline"]
 MAX_PROMPT_CHARS = 2000
-#: The version of the release that answered, on every /v1/brief response: a client behind a
-#: traffic split can tell which side served it.
-VERSION_HEADER = "X-Fragrance-Version"
-#: And the track (stable or canary): a canary of the TuningPolicy's settings runs the same
-#: version as stable.
-TRACK_HEADER = "X-Fragrance-Track"
 
 NOTES = (
     "bergamot", "lemon", "grapefruit", "mandarin", "neroli", "lavender", "rose", "jasmine",

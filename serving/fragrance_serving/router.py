@@ -4,8 +4,9 @@ canary application and the rest to stable, over Serve's own HTTP proxy.
 Its routes and weight are its ``user_config``: the operator's rayServe traffic provider
 changes them through the Serve REST API, a lightweight update (no restart, no lost request),
 exactly what a KubeRay ``serveConfigV2`` edit does in a cluster. Responses carry
-``x-fragrance-track`` so a client can count what each track answered; a ``/v1/feedback``
-that sends it back goes to that track, which alone knows the brief it rates.
+``x-fragrance-track`` so a client can count what each track answered; a request that sends
+it back goes to that track while the canary takes traffic: a ``/v1/feedback`` reaches the
+track that alone knows the brief it rates (and a person can try the canary by hand).
 
 ``mirror`` percent of the brief requests stable answers are also sent to the canary (the
 shadow phase): its answer is awaited in the background and dropped, so the canary's own
@@ -23,6 +24,8 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from ray import serve
 from ray.serve import Application
+
+from fragrance_api.headers import TRACK_HEADER
 
 router_api = FastAPI(title="Fragrance canary router")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
@@ -61,10 +64,9 @@ class Router:
             await self.client.post(f"{self.routes['canary']}/{path}", content=body, headers=headers)
 
     def _track(self, path: str, request: Request) -> str:
-        asked = request.headers.get("x-fragrance-track")
-        if path.endswith("v1/feedback") and asked in ("stable", "canary"):
-            # A rating follows its brief while the canary takes traffic (only then is there
-            # a canary that answered it).
+        asked = request.headers.get(TRACK_HEADER)
+        if asked in ("stable", "canary"):
+            # Pinned while the canary takes traffic (only then is there a canary to answer).
             return asked if asked == "stable" or self.weight > 0 else "stable"
         return "canary" if self.random.uniform(0, 100) < self.weight else "stable"
 
@@ -92,7 +94,7 @@ class Router:
             params=dict(request.query_params),
         )
         out = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
-        out["x-fragrance-track"] = track
+        out[TRACK_HEADER.lower()] = track  # over the one the application sent
         return Response(answer.content, status_code=answer.status_code, headers=out)
 
 

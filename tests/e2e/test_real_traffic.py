@@ -9,7 +9,9 @@ the gate judges the canary on those series. Traefik (built from its Go module, s
 the cluster) serves the local Gateway; the user's HTTPRoute attaches to it and the operator
 writes its backendRef weights. A steady client sends briefs through the Gateway and records
 which version answered each one (the serving pods' ``X-Fragrance-Version`` header), so the
-split is judged where users feel it. Every model answers garbage one time in five, which the
+split is judged where users feel it; a second client names the canary's track in
+``X-Fragrance-Track``, as a rating of a canary's brief does, and is answered by it at every
+step. Every model answers garbage one time in five, which the
 JSON guard's retries hide; a policy edit to ``maxRetries: 0`` goes to the canary track only,
 its fallbacks fail the gate, and stable never runs it.
 """
@@ -119,6 +121,10 @@ def test_real_pods_gated_on_their_own_series_and_the_gateway_carries_each_steps_
     apply(cluster, namespace, route("brief-api", hostname))
     weights = RouteWeights(cluster, namespace, "brief-api", f"{release_name}-canary")
     client = Client(f"{gateway_url(cluster)}/v1/brief", rate=80, workers=6, host=hostname)
+    # Sends back the track a brief came from, as a rating of it does.
+    pinned = Client(
+        f"{gateway_url(cluster)}/v1/brief", rate=4, workers=1, host=hostname, pin="canary"
+    )
     watcher = Watcher(cluster, namespace, release_name)
     gates: list[dict[str, Any]] = []
 
@@ -145,6 +151,7 @@ def test_real_pods_gated_on_their_own_series_and_the_gateway_carries_each_steps_
         watcher.until("v1 stable on real pods", outcome("v1", "Succeeded"), 420)
         _assert_placed_from_the_users_template(cluster, namespace, release_name)
         client.start()
+        pinned.start()
         try:
             began_v2 = _wait_answered(client, "v1")
             apply(cluster, namespace, _release(release_name, "v2", image))
@@ -156,6 +163,7 @@ def test_real_pods_gated_on_their_own_series_and_the_gateway_carries_each_steps_
             rolled_back = watcher.until("bad guard rolled back", policy_rolled_back, 420)["status"]
         finally:
             client.stop()
+            pinned.stop()
             weights.stop()
 
     # 1. v2's gate judged the canary on the series its pods exported, scraped by discovery.
@@ -188,6 +196,10 @@ def test_real_pods_gated_on_their_own_series_and_the_gateway_carries_each_steps_
         assert len(counted) >= PER_STEP, (weight, len(counted))
         assert low <= canary <= high, (weight, canary, len(counted), low, high)
     assert [w for w, *_ in judged] == STEPS, judged
+    # A request naming the canary's track went there at every step, 1% too.
+    at_steps = [s for a, b, w in rollout if w > 0 for s in _settled(pinned.samples, a, b)]
+    assert len(at_steps) >= 20, len(at_steps)
+    assert {(s.status, s.version) for s in at_steps} == {(200, "v2")}, at_steps[:5]
 
     # 4. The bad guard went to the canary track alone and the gate caught its fallbacks;
     # stable's settings file never changed and stable served no fallback.

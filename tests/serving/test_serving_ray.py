@@ -11,8 +11,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from fragrance_api.headers import VERSION_HEADER
 from fragrance_api.serve_app import application
-from fragrance_serving.brief import VERSION_HEADER, Brief
+from fragrance_serving.brief import Brief
 from tests.helpers import wait_for
 from tests.serving.conftest import Deploy, Deployed, Serving, admin
 

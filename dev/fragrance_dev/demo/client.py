@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from fragrance_api.headers import TRACK_HEADER, VERSION_HEADER
 from fragrance_api.modes import MODES
-from fragrance_serving.brief import VERSION_HEADER
 
 PROMPTS = [
     f"a {mood} {accord} scent for {occasion}"
@@ -59,11 +59,19 @@ class Counts:
 
 class Client:
     def __init__(
-        self, url: str, rate: float = 25.0, workers: int = 6, host: str | None = None
+        self,
+        url: str,
+        rate: float = 25.0,
+        workers: int = 6,
+        host: str | None = None,
+        pin: str | None = None,
     ) -> None:
+        """``pin``: a track every request asks for (``X-Fragrance-Track``)."""
         self.url, self.rate, self.workers = url, rate, workers
         # A Gateway routes on the Host header: the route's hostname, not the listener's address.
         self.headers = {"Host": host} if host else {}
+        if pin:
+            self.headers[TRACK_HEADER] = pin
         self.samples: list[Sample] = []
         self.counts = Counts()
         self._lock = threading.Lock()
@@ -92,7 +100,7 @@ class Client:
                 n += 1
                 try:
                     answer = http.post(self.url, json=body)
-                    status, track = answer.status_code, answer.headers.get("x-fragrance-track", "?")
+                    status, track = answer.status_code, answer.headers.get(TRACK_HEADER, "?")
                     version = answer.headers.get(VERSION_HEADER, "?")
                 except httpx.HTTPError:
                     status, track, version = 0, "?", "?"

@@ -167,24 +167,6 @@ def service(release: dict[str, Any], track: Track) -> dict[str, Any]:
     }
 
 
-def http_route_backends(release: str, weight: int) -> list[dict[str, Any]]:
-    """backendRefs splitting ``weight`` percent to the canary (stable alone at 0)."""
-    stable = {"name": child_name(release, "stable"), "port": SERVING_PORT, "weight": 100 - weight}
-    if weight == 0:
-        return [stable]
-    canary = {"name": child_name(release, "canary"), "port": SERVING_PORT, "weight": weight}
-    return [stable, canary]
-
-
-def weighted_http_route(route: dict[str, Any], release: str, weight: int) -> dict[str, Any]:
-    """The route with every rule's backendRefs set to the split (other fields kept)."""
-    updated = copy.deepcopy(route)
-    rules = updated.setdefault("spec", {}).setdefault("rules", [{}])
-    for rule in rules:
-        rule["backendRefs"] = http_route_backends(release, weight)
-    return updated
-
-
 def canary_ingress(stable: dict[str, Any], release: dict[str, Any], weight: int) -> dict[str, Any]:
     """A copy of the stable Ingress sending ``weight`` percent to the canary Service."""
     name = release["metadata"]["name"]

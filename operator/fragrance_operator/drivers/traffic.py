@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
-from fragrance_operator.builders import objects
+from fragrance_operator.builders import objects, routes
 from fragrance_operator.drivers.deployments import WrittenCache
 
 
@@ -62,7 +62,7 @@ class GatewayAPITraffic(_UserObjectTraffic):
 
     def set_weight(self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int) -> None:
         route = self._target(release, spec)
-        wanted = objects.weighted_http_route(route, release["metadata"]["name"], weight)
+        wanted = routes.weighted_http_route(route, release["metadata"]["name"], weight)
         if wanted["spec"]["rules"] != route["spec"].get("rules"):
             self.kube.merge_patch(
                 self.API,
