@@ -156,7 +156,7 @@ def images(targets: tuple[str, ...]) -> None:
     show_default=True, help="Trained weights (make models).",
 )  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"))
-@click.option("--fast", is_flag=True, help="Shorter steps (the e2e test's pace).")
+@click.option("--fast", is_flag=True, help="Two shorter steps (the e2e test's pace).")
 def demo(models: Path, out: Path, fast: bool) -> None:
     """The local demo: v1 stable, v2 evaluated, shadowed and promoted through the gate, a
     TuningPolicy edit canaried on v2 and promoted, a faulty v3 rolled back, a prompt-blind
@@ -174,7 +174,7 @@ def demo(models: Path, out: Path, fast: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     config = DemoConfig(models_dir=models, evaluation=True, shadow=50)
     if fast:
-        config = replace(config, step_interval="8s", analysis_interval="8s")
+        config = replace(config, steps=(50, 100), step_interval="8s", analysis_interval="8s")
     try:
         outcomes, client = run(config, out, say=_say)
     except KeyboardInterrupt:
