@@ -132,6 +132,13 @@ class FragranceReleaseStatus(KubeModel):
         "step's analysis and interval are timed from it, not from the decision.",
         json_schema_extra={"format": "date-time"},
     )
+    canary_unready_since: str | None = Field(
+        default=None,
+        description="Since when the canary has not been Ready at a step with weight (RFC "
+        "3339); after one analysis interval its share goes back to stable "
+        "(pauseReason CanaryUnavailable) until it is Ready again.",
+        json_schema_extra={"format": "date-time"},
+    )
     stable_image: str | None = Field(default=None, description="Image of the stable version.")
     stable_hash: str | None = Field(
         default=None, description="Hash of the workload fields of the stable version."
@@ -155,7 +162,7 @@ class FragranceReleaseStatus(KubeModel):
     pause_reason: str | None = Field(
         default=None,
         description="Why the rollout is paused: PausedByUser, Suspended, AwaitingPromotion, "
-        "GateInconclusive or GateWarning.",
+        "GateInconclusive, GateWarning, ScaleUpBlocked or CanaryUnavailable.",
     )
     analysis: AnalysisProgress | None = Field(
         default=None, description="Analysis counters at the current step."

@@ -25,6 +25,7 @@ TRIGGER_OF: dict[str, Trigger] = {
     "Promoted": "promoted",
     "Failed": "failed",
     "ScaleUpBlocked": "scaleUpBlocked",
+    "CanaryUnavailable": "paused",
 }
 # A check worth naming in a notice: what decided, not the checks that passed quietly.
 DECIDING = ("NO-GO", "WARNING", "INCONCLUSIVE")

@@ -23,6 +23,7 @@ evaluation's result is judged in ``judging.py``, and the moves that end a rollou
 
 from __future__ import annotations
 
+from fragrance_operator.canary.availability import restore, withdrawn
 from fragrance_operator.canary.clock import analysis_due, quiet_until, weight_set
 from fragrance_operator.canary.judging import judge_evaluation, judge_gate, stale
 from fragrance_operator.canary.rollout import (
@@ -95,6 +96,8 @@ def advance(rollout: Rollout, plan: Plan, obs: Observation) -> Transition:
         _suspension(b, plan, obs.now)
         if b.rollout.phase == "Progressing":
             _progress(b, plan, obs)
+        elif b.rollout.pause_reason == PauseReason.CANARY_UNAVAILABLE:
+            restore(b, plan, obs)
     return b.done()
 
 
@@ -178,6 +181,7 @@ def _start(b: Builder, plan: Plan, now: float) -> None:
         evaluated=False,
         mirror=0,
         shadowed=False,
+        unready_since=None,
     )
     if restarted:
         b.emit("Restarted", f"spec changed mid-rollout: analysing {what} from step 1")
@@ -233,7 +237,7 @@ def _progress(b: Builder, plan: Plan, obs: Observation) -> None:
         b.set(weight=plan.steps[0], step=0, step_started_at=obs.now, last_analysis_at=None)
         b.emit("Progressing", f"canary ready; step 1: {plan.steps[0]}% of traffic")
         return
-    if obs.gate is None or not analysis_due(r, plan, obs.now):
+    if withdrawn(b, plan, obs) or obs.gate is None or not analysis_due(r, plan, obs.now):
         return
     why = stale(r, plan, obs.gate, obs.now)
     if why:
@@ -264,8 +268,10 @@ def _apply_action(b: Builder, plan: Plan, obs: Observation) -> Transition:
     elif (
         action == Action.RESUME
         and r.phase == "Paused"
-        # Both lift by themselves: spec.suspend unset, VRAM headroom recovered.
-        and r.pause_reason not in (PauseReason.SUSPENDED, PauseReason.SCALE_UP_BLOCKED)
+        # These lift by themselves: spec.suspend unset, VRAM headroom recovered, the
+        # canary Ready again.
+        and r.pause_reason
+        not in (PauseReason.SUSPENDED, PauseReason.SCALE_UP_BLOCKED, PauseReason.CANARY_UNAVAILABLE)
     ):
         b.set(phase="Progressing", pause_reason=None, step_started_at=obs.now)
         b.set(inconclusive_streak=0)

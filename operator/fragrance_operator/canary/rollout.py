@@ -29,6 +29,7 @@ class PauseReason(StrEnum):
     INCONCLUSIVE = "GateInconclusive"
     WARNING = "GateWarning"
     SCALE_UP_BLOCKED = "ScaleUpBlocked"  # the canary's pods would cross the VRAM floor
+    CANARY_UNAVAILABLE = "CanaryUnavailable"  # its pods lost: its share back to stable
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Rollout:
     evaluated: bool = False  # the canary passed its evaluation before traffic
     mirror: int = 0  # percent of stable's requests mirrored to the canary (shadow phase)
     shadowed: bool = False  # the shadow phase is over
+    unready_since: float | None = None  # the canary not Ready at a step with weight, since
 
     @property
     def carrying(self) -> bool:

@@ -93,6 +93,7 @@ def rollout_from_status(status: FragranceReleaseStatus | None) -> Rollout:
         weight=status.canary_weight,
         step_started_at=seconds(status.step_started_at),
         weight_set_at=seconds(status.weight_set_at),
+        unready_since=seconds(status.canary_unready_since),
         last_analysis_at=seconds(analysis.last_evaluated_at) if analysis else None,
         nogo_count=analysis.no_go_count if analysis else 0,
         inconclusive_streak=analysis.inconclusive_streak if analysis else 0,
@@ -207,6 +208,7 @@ def status_body(
         "currentStep": r.step,
         "stepStartedAt": timestamp(r.step_started_at) if r.step_started_at else None,
         "weightSetAt": timestamp(r.weight_set_at) if r.weight_set_at else None,
+        "canaryUnreadySince": timestamp(r.unready_since) if r.unready_since else None,
         "promoting": r.promoting,
         "pauseReason": r.pause_reason.value if r.pause_reason else None,
         "analysis": {

@@ -36,6 +36,7 @@ def begin_promotion(b: Builder, why: str) -> None:
     b.set(
         phase="Progressing",
         pause_reason=None,
+        unready_since=None,
         promoting=True,
         weight=100,
         mirror=0,
@@ -57,6 +58,6 @@ def finish_promotion(b: Builder) -> None:
 def rollback(b: Builder, outcome: Outcome, reason: str) -> None:
     r = b.rollout
     phase: Phase = "Failed" if outcome == "Failed" else "RolledBack"
-    b.set(phase=phase, weight=0, mirror=0, promoting=False, pause_reason=None)
+    b.set(phase=phase, weight=0, mirror=0, promoting=False, pause_reason=None, unready_since=None)
     b.finished = Finished(r.canary_version or "", outcome, reason)
     b.emit(outcome if outcome != "Aborted" else "Aborted", reason, True)
