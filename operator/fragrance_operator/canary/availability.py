@@ -22,7 +22,8 @@ def withdrawn(b: Builder, plan: Plan, obs: Observation) -> bool:
             b.set(unready_since=None)
         return False
     since = obs.now if r.unready_since is None else r.unready_since
-    b.set(unready_since=since)
+    if r.unready_since is None:
+        b.set(unready_since=since)
     if obs.now - since < plan.analysis_interval:
         return False
     b.set(phase="Paused", pause_reason=PauseReason.CANARY_UNAVAILABLE, weight=0)
@@ -39,7 +40,6 @@ def restore(b: Builder, plan: Plan, obs: Observation) -> None:
     """Withdrawn: the step's weight again once the canary is Ready (the step timed from
     then, its gate judging only what came after)."""
     r = b.rollout
-    since = obs.now if r.unready_since is None else r.unready_since
     if obs.canary_ready:
         weight = plan.steps[min(r.step, len(plan.steps) - 1)]
         b.set(
@@ -51,6 +51,6 @@ def restore(b: Builder, plan: Plan, obs: Observation) -> None:
             unready_since=None,
         )
         b.emit("CanaryAvailable", f"canary Ready again; step {r.step + 1}: {weight}% of traffic")
-    elif obs.now - since > plan.progress_deadline:
+    elif r.unready_since is not None and obs.now - r.unready_since > plan.progress_deadline:
         rollback(b, "Failed", f"canary not Ready again within the progress deadline at step "
                  f"{r.step + 1}")  # fmt: skip

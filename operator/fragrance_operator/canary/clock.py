@@ -55,11 +55,11 @@ def quiet_until(rollout: Rollout, plan: Plan, now: float, resync: float) -> floa
     A spec edit or an action annotation changes the object, so the caller ticks again at
     once; what changes by itself is time (the next gate, the deadline), readiness while
     waiting for a track or a canary that lost its pods, and VRAM headroom while it holds
-    the canary. ``resync`` bounds
-    the wait, so the world is still converged (drift repaired) at least that often.
+    the canary. ``resync`` bounds the wait, so the world is still converged (drift
+    repaired) at least that often.
     """
-    waiting = rollout.promoting or (rollout.canary_active and not rollout.carrying)
-    waiting = waiting or (rollout.canary_active and rollout.unready_since is not None)
+    unready = not rollout.carrying or rollout.unready_since is not None
+    waiting = rollout.promoting or (rollout.canary_active and unready)
     held = (PauseReason.SCALE_UP_BLOCKED, PauseReason.CANARY_UNAVAILABLE)
     if waiting or rollout.pause_reason in held:
         return now

@@ -138,20 +138,9 @@ def _mode_switched(r: Rollout, plan: Plan) -> bool:
 def _adopt_settings(b: Builder, plan: Plan) -> None:
     r = b.rollout
     if r.canary_active:
-        b.finished = Finished(
-            r.canary_version or "", "Aborted", "the policy's rollout mode changed"
-        )
-        b.emit("Aborted", f"canary of policy settings {r.canary_settings} aborted: "
-               "the TuningPolicy's settings are no longer canaried", True)  # fmt: skip
-    b.set(
-        phase="Succeeded",
-        stable_hash=plan.spec_hash,
-        stable_settings=plan.settings,
-        weight=0,
-        mirror=0,
-        pause_reason=None,
-        promoting=False,
-    )
+        rollback(b, "Aborted", f"canary of policy settings {r.canary_settings} aborted: "
+                 "the TuningPolicy's settings are no longer canaried")  # fmt: skip
+    b.set(phase="Succeeded", stable_hash=plan.spec_hash, stable_settings=plan.settings)
     b.emit("SettingsApplied", f"{plan.version} runs the TuningPolicy's settings as they are")
 
 
