@@ -65,14 +65,17 @@ def api_requests(text: str) -> float:
     )
 
 
-def histogram(text: str, cause: str) -> tuple[int, dict[float, int]]:
+def histogram(text: str, metric: str, labels: str = "") -> tuple[int, dict[float, int]]:
+    """A histogram's count and cumulative buckets from the operator's /metrics."""
     buckets: dict[float, int] = {}
     count = 0
     for line in text.splitlines():
-        if line.startswith("fragrance_weight_change_seconds_bucket") and f'cause="{cause}"' in line:
+        if labels not in line:
+            continue
+        if line.startswith(f"{metric}_bucket"):
             le = line.split('le="')[1].split('"')[0]
             buckets[float("inf") if le == "+Inf" else float(le)] = int(float(line.split()[-1]))
-        if line.startswith("fragrance_weight_change_seconds_count") and f'cause="{cause}"' in line:
+        if line.startswith(f"{metric}_count"):
             count = int(float(line.split()[-1]))
     return count, buckets
 
@@ -205,8 +208,13 @@ def main() -> None:
         f"  apiserver requests from the operator's client: {sent:.0f} during the rollout, "
         f"{sent / args.releases / (elapsed / 60):.1f} per release per minute"
     )
+    count, buckets = histogram(text, "fragrance_gate_duration_seconds")
+    print(
+        f"  gate evaluations (all of a gate's queries): {count}, "
+        + ", ".join(f"{share_within(buckets, count, b):.0%} within {b:g}s" for b in (0.1, 1, 5))
+    )
     for cause in ("advance", "rollback"):
-        count, buckets = histogram(text, cause)
+        count, buckets = histogram(text, "fragrance_weight_change_seconds", f'cause="{cause}"')
         print(
             f"  decided gate -> weight written ({cause}): {count} changes, "
             f"{share_within(buckets, count, 0.1):.0%} within 0.1s, "

@@ -38,7 +38,7 @@ EXECUTOR_THREADS = 32
 
 
 class _QuietTicks(logging.Filter):
-    """Drop kopf's "Timer ... succeeded." line: one per release per tick, saying nothing."""
+    """Drop kopf's "Timer ... succeeded." line: one per policy per beat, saying nothing."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
@@ -176,15 +176,13 @@ def tuning_policies(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str
     return {key: dict(body.get("spec") or {})}
 
 
-# backoff: a tick that raised (a 429 from API priority and fairness, a timeout) is retried at
-# the next tick, not after kopf's default minute, which would make the step that late.
-@kopf.timer(
-    GROUP, VERSION, "fragrancereleases", interval=TICKS.tick, initial_delay=0.0,
-    backoff=TICKS.tick,
-)  # fmt: skip
-async def release_tick(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    await release.handle_tick_release(
-        body, memo, kwargs["managed_deployments"], kwargs["tuning_policies"]
+# cancellation_timeout: a tick waiting on Prometheus or the apiserver ends within it.
+@kopf.daemon(GROUP, VERSION, "fragrancereleases", initial_delay=0.0, cancellation_timeout=10)
+async def release_loop(
+    body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kwargs: Any
+) -> None:
+    await release.handle_run_release(
+        body, memo, stopped, kwargs["managed_deployments"], kwargs["tuning_policies"], TICKS.tick
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fragrance_operator.adapters.kubernetes import Kube
@@ -25,6 +26,11 @@ class Context:
     autoscale_due: dict[Key, float] = field(default_factory=dict)
     # (resourceVersion, until): a release left as it was needs no tick before ``until``.
     quiet: dict[Key, tuple[str, float]] = field(default_factory=dict)
+    # Gates wait on Prometheus in threads of their own: a burst of gates due at once (every
+    # release rolled out together) must not hold the threads that write weights and status.
+    gates: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="gate")
+    )
 
     def forget(self, key: Key) -> None:
         self.autoscale_due.pop(key, None)

@@ -66,7 +66,9 @@ async def observe(
         )
     verdict, gate = None, None
     if action is None and analysis_due(rollout, plan, began):
-        evaluation = await asyncio.to_thread(evaluate, ctx.prometheus, name, namespace, spec)
+        evaluation = await asyncio.get_running_loop().run_in_executor(
+            ctx.gates, evaluate, ctx.prometheus, name, namespace, spec
+        )
         metrics.GATE_SECONDS.observe(evaluation.seconds)
         metrics.GATE_CHECKS.verdicts[namespace, name] = evaluation.verdict
         verdict = evaluation.verdict

@@ -22,7 +22,7 @@ from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import crash_points, metrics
 from fragrance_operator.canary import status as codec
-from fragrance_operator.canary.machine import quiet_until, weight_set
+from fragrance_operator.canary.machine import Rollout, quiet_until, weight_set
 from fragrance_operator.drivers.deployments import DeploymentDriver, DeploymentLookup
 from fragrance_operator.drivers.ray_serve import NO_RAY
 from fragrance_operator.drivers.traffic import TrafficWriter
@@ -99,28 +99,33 @@ async def tick(
         metrics.VRAM_HEADROOM.labels(namespace, name).set(capacity.headroom)
     metrics.DESIRED_REPLICAS.labels(namespace, name).set(seen.sizing.replicas)
     moved = seen.verdict is not None and new.weight != rollout.weight
-    in_place = await asyncio.to_thread(
-        converge,
-        body,
-        raw,
-        spec,
-        new,
-        workloads,
-        traffic,
-        bound,
-        seen.decided_at if moved else None,
-        capacity,
-        seen.sizing.replicas,
-    )
-    written_at = time.time()
-    confirmed = weight_set(new, written_at) if in_place else None
-    if confirmed is not None:
+    status_version: str = version
+
+    def converge_and_stamp() -> tuple[bool, str | None, Rollout]:
+        # One thread hop for both: under load each hop waits in the executor's queue, and
+        # the stamp is when the step's time starts.
+        in_place = converge(
+            body,
+            raw,
+            spec,
+            new,
+            workloads,
+            traffic,
+            bound,
+            seen.decided_at if moved else None,
+            capacity,
+            seen.sizing.replicas,
+        )
+        written_at = time.time()
+        confirmed = weight_set(new, written_at) if in_place else None
+        if confirmed is None:
+            return in_place, status_version, new
         # Guarded by the version just written: a step that moved meanwhile is not restamped.
         stamp = {"weightSetAt": codec.timestamp(written_at)}
-        version = await asyncio.to_thread(
-            ctx.kube.patch_release_status, namespace, name, stamp, version
-        )
-        new = confirmed
+        stamped = ctx.kube.patch_release_status(namespace, name, stamp, status_version)
+        return True, stamped, confirmed
+
+    in_place, version, new = await asyncio.to_thread(converge_and_stamp)
     await announce(ctx, raw, spec, plan, rollout, decision, seen, previous, bound)
     if in_place and version is not None and not spec.scaling.autoscale and raw_action is None:
         until = quiet_until(new, plan, time.time(), QUIET_RESYNC)
