@@ -176,13 +176,36 @@ def tuning_policies(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str
     return {key: dict(body.get("spec") or {})}
 
 
+@kopf.index("gateway.networking.k8s.io", "v1", "httproutes")
+def http_routes(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    # The gatewayAPI provider writes weights over the route as watched, guarded by its
+    # resourceVersion: no GET before each write, nor for each tick's "is it there".
+    meta = body.metadata
+    return {
+        (meta.namespace or "", meta.name or ""): {
+            "metadata": {
+                "name": meta.name,
+                "namespace": meta.namespace,
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "spec": dict(body.get("spec") or {}),
+        }
+    }
+
+
 # cancellation_timeout: a tick waiting on Prometheus or the apiserver ends within it.
 @kopf.daemon(GROUP, VERSION, "fragrancereleases", initial_delay=0.0, cancellation_timeout=10)
 async def release_loop(
     body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kwargs: Any
 ) -> None:
     await release.handle_run_release(
-        body, memo, stopped, kwargs["managed_deployments"], kwargs["tuning_policies"], TICKS.tick
+        body,
+        memo,
+        stopped,
+        TICKS.tick,
+        kwargs["managed_deployments"],
+        kwargs["tuning_policies"],
+        kwargs["http_routes"],
     )
 
 

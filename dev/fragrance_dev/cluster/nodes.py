@@ -25,8 +25,9 @@ DEFAULT_NODES = (
 
 
 def node_manifest(shape: NodeShape) -> dict[str, Any]:
-    # Fake nodes: room for benchmarks with hundreds of pods.
-    resources = {"cpu": shape.cpu, "memory": shape.memory, "pods": "250"}
+    # Fake nodes: room for the scale benchmark's 1,000 releases, each with a stable and a
+    # canary pod during a rollout (250 a node left every canary Pending).
+    resources = {"cpu": shape.cpu, "memory": shape.memory, "pods": "1000"}
     labels = {
         "kubernetes.io/hostname": shape.name,
         "kubernetes.io/os": "linux",

@@ -9,7 +9,7 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import NotFoundError
+from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 from fragrance_api.crd import API_VERSION
 from fragrance_operator.adapters import metrics
@@ -92,6 +92,26 @@ class Kube:
         self._resource(api_version, kind).patch(
             name=name, namespace=namespace, body=body, content_type="application/merge-patch+json"
         )
+
+    def merge_patch_at(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        body: dict[str, Any],
+        resource_version: str,
+    ) -> bool:
+        """Merge-patch only if the object is still at ``resource_version`` (False on 409)."""
+        guarded = {
+            **body,
+            "metadata": {**body.get("metadata", {}), "resourceVersion": resource_version},
+        }
+        try:
+            self.merge_patch(api_version, kind, namespace, name, guarded)
+        except ConflictError:
+            return False
+        return True
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
         try:

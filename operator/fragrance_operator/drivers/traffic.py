@@ -3,12 +3,16 @@ plane reads it (the HTTPRoute's backendRef weights, or a canary Ingress)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.builders import objects, routes
 from fragrance_operator.drivers.deployments import WrittenCache
+
+#: (namespace, name) -> an HTTPRoute as last seen by a watch (metadata and spec), or None.
+RouteLookup = Callable[[str, str], dict[str, Any] | None]
 
 
 class TrafficError(RuntimeError):
@@ -60,17 +64,40 @@ class GatewayAPITraffic(_UserObjectTraffic):
         assert spec.traffic.gateway_api is not None  # guaranteed by the CRD's rules
         return spec.traffic.gateway_api.http_route
 
+    def __init__(self, kube: Kube, watched: RouteLookup | None = None) -> None:
+        super().__init__(kube)
+        self.watched = watched
+
+    def _target(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> dict[str, Any]:
+        seen = (
+            self.watched(release["metadata"]["namespace"], self._name(spec))
+            if self.watched
+            else None
+        )
+        return seen or super()._target(release, spec)
+
     def set_weight(self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int) -> None:
+        # The route as the watch last saw it, written only if it is still that version (the
+        # user may have edited its rules since): on a conflict, read it and write once more.
         route = self._target(release, spec)
+        if not self._write(route, release, weight):
+            route = super()._target(release, spec)
+            if not self._write(route, release, weight):
+                raise TrafficError(f"HTTPRoute {self._name(spec)} changed while being written")
+
+    def _write(self, route: dict[str, Any], release: dict[str, Any], weight: int) -> bool:
         wanted = routes.weighted_http_route(route, release["metadata"]["name"], weight)
-        if wanted["spec"]["rules"] != route["spec"].get("rules"):
-            self.kube.merge_patch(
-                self.API,
-                "HTTPRoute",
-                route["metadata"]["namespace"],
-                route["metadata"]["name"],
-                {"spec": {"rules": wanted["spec"]["rules"]}},
-            )
+        if wanted["spec"]["rules"] == route["spec"].get("rules"):
+            return True
+        meta = route["metadata"]
+        return self.kube.merge_patch_at(
+            self.API,
+            "HTTPRoute",
+            meta["namespace"],
+            meta["name"],
+            {"spec": {"rules": wanted["spec"]["rules"]}},
+            meta["resourceVersion"],
+        )
 
 
 class NginxTraffic(_UserObjectTraffic):
@@ -96,9 +123,11 @@ class NginxTraffic(_UserObjectTraffic):
         self.kube.apply(objects.canary_ingress(stable, release, weight))
 
 
-def traffic_provider(kube: Kube, spec: FragranceReleaseSpec) -> TrafficProvider:
+def traffic_provider(
+    kube: Kube, spec: FragranceReleaseSpec, routes: RouteLookup | None = None
+) -> TrafficProvider:
     if spec.traffic.provider == "gatewayAPI":
-        return GatewayAPITraffic(kube)
+        return GatewayAPITraffic(kube, routes)
     if spec.traffic.provider == "nginx":
         return NginxTraffic(kube)
     # rayServe never gets here: the reconcile hands it to ray_driver.RayServeDriver.
@@ -108,8 +137,8 @@ def traffic_provider(kube: Kube, spec: FragranceReleaseSpec) -> TrafficProvider:
 class TrafficWriter:
     """Writes a release's weight through its provider, skipping unchanged weights."""
 
-    def __init__(self, kube: Kube, cache: WrittenCache) -> None:
-        self.kube, self.cache = kube, cache
+    def __init__(self, kube: Kube, cache: WrittenCache, routes: RouteLookup | None = None) -> None:
+        self.kube, self.cache, self.routes = kube, cache, routes
 
     def set_weight(
         self, release: dict[str, Any], spec: FragranceReleaseSpec, weight: int, mirror: int = 0
@@ -121,12 +150,12 @@ class TrafficWriter:
         value = [spec.traffic.to_wire(), weight]
         if self.cache.fresh(key, value):
             return False
-        traffic_provider(self.kube, spec).set_weight(release, spec, weight)
+        traffic_provider(self.kube, spec, self.routes).set_weight(release, spec, weight)
         self.cache.remember(key, value)
         return True
 
     def available(self, release: dict[str, Any], spec: FragranceReleaseSpec) -> bool:
         try:
-            return traffic_provider(self.kube, spec).available(release, spec)
+            return traffic_provider(self.kube, spec, self.routes).available(release, spec)
         except TrafficError:
             return False

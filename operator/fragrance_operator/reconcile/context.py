@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.notifier import Notifier
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.drivers.deployments import WrittenCache
+from fragrance_operator.drivers.deployments import DeploymentLookup, WrittenCache
 from fragrance_operator.drivers.ray_serve import RayServeDriver
 from fragrance_operator.drivers.records import DecisionLog
+from fragrance_operator.drivers.traffic import RouteLookup
 
 Key = tuple[str, str]  # (namespace, name)
+#: (namespace, name) -> a TuningPolicy's spec as last seen by a watch, or None.
+PolicyLookup = Callable[[str, str], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What the operator's watches keep, read there instead of a GET per release per tick
+    (None: read from the API)."""
+
+    deployments: DeploymentLookup | None = None
+    policies: PolicyLookup | None = None
+    routes: RouteLookup | None = None
 
 
 @dataclass

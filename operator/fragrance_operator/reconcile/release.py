@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -23,31 +22,24 @@ from fragrance_api.release_status import FragranceReleaseStatus
 from fragrance_operator.adapters import crash_points, metrics
 from fragrance_operator.canary import status as codec
 from fragrance_operator.canary.machine import Rollout, quiet_until, weight_set
-from fragrance_operator.drivers.deployments import DeploymentDriver, DeploymentLookup
+from fragrance_operator.drivers.deployments import DeploymentDriver
 from fragrance_operator.drivers.ray_serve import NO_RAY
 from fragrance_operator.drivers.traffic import TrafficWriter
 from fragrance_operator.reconcile.announce import announce
-from fragrance_operator.reconcile.context import Context
+from fragrance_operator.reconcile.context import Context, Watched
 from fragrance_operator.reconcile.converge import converge
 from fragrance_operator.reconcile.decide import decide, parse_action
 from fragrance_operator.reconcile.observe import Traffic, Workloads, observe
 from fragrance_operator.reconcile.persist import persist
 
+UNWATCHED = Watched()  # everything read from the API
 # A release at rest is converged (drift repaired) at least this often.
 QUIET_RESYNC = 10.0
 log = structlog.get_logger("fragrance.release")
-#: (namespace, name) -> a TuningPolicy's spec as last seen by a watch, or None.
-PolicyLookup = Callable[[str, str], dict[str, Any] | None]
 
 
-async def tick(
-    ctx: Context,
-    body: kopf.Body,
-    lookup: DeploymentLookup | None = None,
-    policies: PolicyLookup | None = None,
-) -> None:
-    """``body`` is kopf's view (for Events); ``raw`` the plain object. ``policies``: the
-    TuningPolicies from a watch (without one, the release's is read from the API)."""
+async def tick(ctx: Context, body: kopf.Body, watched: Watched = UNWATCHED) -> None:
+    """``body`` is kopf's view (for Events); ``raw`` the plain object."""
     # Checked before anything is copied or parsed: most ticks of a release at rest end here.
     quiet = ctx.quiet.get((body.metadata.namespace or "", body.metadata.name or ""))
     if (
@@ -68,8 +60,8 @@ async def tick(
     except ValidationError as error:
         kopf.warn(body, reason="InvalidSpec", message=str(error)[:1000])
         return
-    policy = await _policy(ctx, namespace, spec, policies)
-    drivers = _drivers(ctx, spec, lookup, policy)
+    policy = await _policy(ctx, namespace, spec, watched)
+    drivers = _drivers(ctx, spec, watched, policy)
     if drivers is None:
         kopf.warn(body, reason="TrafficNotSet", message=NO_RAY)
         return
@@ -133,12 +125,12 @@ async def tick(
 
 
 async def _policy(
-    ctx: Context, namespace: str, spec: FragranceReleaseSpec, policies: PolicyLookup | None
+    ctx: Context, namespace: str, spec: FragranceReleaseSpec, watched: Watched
 ) -> TuningPolicySpec | None:
     """The release's TuningPolicy (None: none, or one the apiserver should not have let in)."""
     name = spec.tuning_policy_ref.name
-    if policies is not None:
-        found = policies(namespace, name)
+    if watched.policies is not None:
+        found = watched.policies(namespace, name)
     else:
         got = await asyncio.to_thread(ctx.kube.get, API_VERSION, "TuningPolicy", namespace, name)
         found = (got or {}).get("spec") if got is not None else None
@@ -151,10 +143,7 @@ async def _policy(
 
 
 def _drivers(
-    ctx: Context,
-    spec: FragranceReleaseSpec,
-    lookup: DeploymentLookup | None,
-    policy: TuningPolicySpec | None,
+    ctx: Context, spec: FragranceReleaseSpec, watched: Watched, policy: TuningPolicySpec | None
 ) -> tuple[Workloads, Traffic] | None:
     """The release's workload driver and traffic provider; None: rayServe is not configured."""
     if spec.traffic.provider == "rayServe":
@@ -162,5 +151,5 @@ def _drivers(
             return None
         ray = ctx.ray.bound(policy)
         return ray, ray
-    workloads = DeploymentDriver(ctx.kube, ctx.written, lookup, policy)
-    return workloads, TrafficWriter(ctx.kube, ctx.written)
+    workloads = DeploymentDriver(ctx.kube, ctx.written, watched.deployments, policy)
+    return workloads, TrafficWriter(ctx.kube, ctx.written, watched.routes)
