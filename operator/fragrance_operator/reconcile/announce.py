@@ -39,7 +39,9 @@ async def announce(
         judged, judgement, decision.events, version=version, at=at, window=plan.analysis_interval
     )
     try:
-        await asyncio.to_thread(ctx.records.update, raw, changes)
+        await asyncio.get_running_loop().run_in_executor(
+            ctx.record_writes, ctx.records.update, raw, changes
+        )
     except ApiException as error:
         bound.warning("decision record not written", status=error.status, why=error.reason)
     if spec.notifications:

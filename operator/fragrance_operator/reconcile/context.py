@@ -46,6 +46,11 @@ class Context:
     gates: Executor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="gate")
     )
+    # Decision records too: a whole ConfigMap applied per gate, the costliest write of a step,
+    # once held a third of the threads that write weights and status.
+    record_writes: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="records")
+    )
 
     def forget(self, key: Key) -> None:
         self.autoscale_due.pop(key, None)
