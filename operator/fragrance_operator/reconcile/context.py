@@ -41,6 +41,8 @@ class Context:
     autoscale_due: dict[Key, float] = field(default_factory=dict)
     # (resourceVersion, until): a release left as it was needs no tick before ``until``.
     quiet: dict[Key, tuple[str, float]] = field(default_factory=dict)
+    # The resourceVersions this operator wrote over last: a view at one of them is stale.
+    superseded: dict[Key, set[str]] = field(default_factory=dict)
     # Gates wait on Prometheus in threads of their own: a burst of gates due at once (every
     # release rolled out together) must not hold the threads that write weights and status.
     gates: Executor = field(
@@ -55,5 +57,6 @@ class Context:
     def forget(self, key: Key) -> None:
         self.autoscale_due.pop(key, None)
         self.quiet.pop(key, None)
+        self.superseded.pop(key, None)
         self.notifier.forget(*key)
         self.records.forget(*key)

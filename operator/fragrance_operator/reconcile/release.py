@@ -41,12 +41,15 @@ log = structlog.get_logger("fragrance.release")
 async def tick(ctx: Context, body: kopf.Body, watched: Watched = UNWATCHED) -> None:
     """``body`` is kopf's view (for Events); ``raw`` the plain object."""
     # Checked before anything is copied or parsed: most ticks of a release at rest end here.
-    quiet = ctx.quiet.get((body.metadata.namespace or "", body.metadata.name or ""))
-    if (
-        quiet is not None
-        and quiet[0] == body.metadata.get("resourceVersion")
-        and time.time() < quiet[1]
-    ):
+    key = (body.metadata.namespace or "", body.metadata.name or "")
+    seen_version = body.metadata.get("resourceVersion")
+    quiet = ctx.quiet.get(key)
+    if quiet is not None and quiet[0] == seen_version and time.time() < quiet[1]:
+        return
+    # A view older than this operator's own last write: deciding on it would judge the gate
+    # again and lose the write to a 409. Under load the watch lags the writes by seconds, and
+    # ticks on such views once wasted five of six gate evaluations (200 releases).
+    if seen_version in ctx.superseded.get(key, ()):
         return
     raw: dict[str, Any] = {key: body[key] for key in body}
     meta = raw["metadata"]
@@ -79,6 +82,8 @@ async def tick(ctx: Context, body: kopf.Body, watched: Watched = UNWATCHED) -> N
     version = await persist(ctx, body, raw, decision, bound)
     if version is None:
         return
+    if version != meta["resourceVersion"]:
+        ctx.superseded[key] = {meta["resourceVersion"]}
     if decision.status is not None:
         crash_points.reached("after-status-write", *(e.reason for e in decision.events))
         if seen.capacity is not None and seen.capacity.blocked:
@@ -118,6 +123,8 @@ async def tick(ctx: Context, body: kopf.Body, watched: Watched = UNWATCHED) -> N
         return True, stamped, confirmed
 
     in_place, version, new = await asyncio.to_thread(converge_and_stamp)
+    if version is not None and version != status_version:
+        ctx.superseded[key] = {meta["resourceVersion"], status_version}
     await announce(ctx, raw, spec, plan, rollout, decision, seen, previous, bound)
     if in_place and version is not None and not spec.scaling.autoscale and raw_action is None:
         until = quiet_until(new, plan, time.time(), QUIET_RESYNC)
