@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -37,14 +38,26 @@ async def handle_run_release(
         if memo.elector.is_leader:  # a standby replica only watches
             try:
                 await release.tick(memo.context, body, watched)
-            except Exception:  # a 429, a timeout: retried at the next tick, not the loop's end
+            except Exception as error:  # a 429, a timeout: retried at the next tick
                 metrics.RECONCILE_ERRORS.labels(body.metadata.namespace, body.metadata.name).inc()
-                log.exception(
+                # One line, not a rendered traceback with its locals (whole releases): those
+                # took longer than a tick each, on the loop every release shares, for every
+                # release of a namespace being deleted.
+                log.warning(
                     "tick raised; retrying at the next tick",
                     release=body.metadata.name,
                     namespace=body.metadata.namespace,
+                    error=f"{type(error).__name__}: {error}"[:500],
+                    at=_where(error),
                 )
         await stopped.wait(tick)
+
+
+def _where(error: BaseException) -> str:
+    """The innermost line of the operator's own code the error passed through."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [f for f in frames if "fragrance_operator" in f.filename] or frames
+    return f"{ours[-1].filename}:{ours[-1].lineno}" if ours else ""
 
 
 def _first(index: Index) -> Callable[[str, str], dict[str, Any] | None]:
