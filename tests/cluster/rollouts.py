@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -306,8 +307,25 @@ class Footprint:
         try:
             wait_for(back, f"the operator's footprint back to its level after {what}", 30)
         except pytest.fail.Exception:
-            pytest.fail(f"after {what}: {last[0]} (before the fault: {self})")
+            pytest.fail(f"after {what}: {last[0]} (before the fault: {self}); {peers(pid)}")
         return last[0]
+
+
+def peers(pid: int) -> str:
+    """The process's TCP sockets counted by remote port and state: where extra ones go."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    counted: Counter[str] = Counter()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                counted[f"port {int(fields[2].split(':')[1], 16)} state {fields[3]}"] += 1
+    return "TCP sockets by remote port: " + ", ".join(f"{n}x {k}" for k, n in counted.most_common())
 
 
 def decisions(cluster: LocalCluster, namespace: str, name: str, version: str) -> list[Any]:
