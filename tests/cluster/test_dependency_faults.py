@@ -75,9 +75,9 @@ def at_five_percent(
         before = Footprint.of(op.pid)
         yield weights, watcher
         # A frozen Prometheus holds all 16 of a gate's queries at once, and the client's pool
-        # keeps the 16 connections it then opened (seen: 16 to Prometheus, 8 to the apiserver
-        # after, 18 sockets in all before): bounded, so allowed; a connection leaked per
-        # failed call would pass it within two gates.
+        # keeps the 16 connections it then opened (seen after: 16 to one port, 8 to another,
+        # 18 sockets in all before): bounded, so allowed; a connection leaked per failed
+        # call would pass it within two gates.
         after = before.settled_back(op.pid, "the fault", extra_sockets=16)
         print(f"{name}: operator {before} at 5%, {after} after the fault; {peers(op.pid)}")
 
