@@ -227,6 +227,7 @@ class Weights:
         api = config.new_client_from_config(str(cluster.layout.kubeconfig))
         self.routes = client.CustomObjectsApi(api)
         self.seen: list[int] = []
+        self.relists = 0  # watches resumed too late (410): what happened between is lost
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -250,6 +251,7 @@ class Weights:
             except ApiException as error:
                 if error.status == 410:  # history compacted: start over from a list
                     since = None
+                    self.relists += 1
             except urllib3.exceptions.HTTPError:
                 self.stop.wait(0.2)  # the apiserver is away: resume where we were
 

@@ -119,7 +119,7 @@ def test_prometheus_killed_longer_than_a_window_holds_then_the_rollout_goes_on(
         wait_for(lambda: weights.seen[-1] != at, "a step after Prometheus came back", 90)
         recovery["prometheus killed 9s"] = time.monotonic() - back
         final = watcher.until("v2 promoted", promoted)
-    assert weights.done() == STEPS
+    assert weights.done() == STEPS, f"the route's watch was relisted {weights.relists} times"
     assert final["status"]["gate"]["decision"] == "GO"
     one_history_entry(final, "v2", "Succeeded")
 
@@ -211,7 +211,7 @@ def test_the_apiserver_and_etcd_restarted_mid_rollout_and_the_rollout_goes_on(
         wait_for(lambda: weights.seen[-1] != at, "a step after the apiserver came back", 90)
         recovery[f"apiserver and etcd restarted ({gone:.0f}s gone)"] = time.monotonic() - back
         final = watcher.until("v2 promoted", promoted)
-    assert weights.done() == STEPS
+    assert weights.done() == STEPS, f"the route's watch was relisted {weights.relists} times"
     assert final["status"]["gate"]["decision"] == "GO"
     one_history_entry(final, "v2", "Succeeded")
 
