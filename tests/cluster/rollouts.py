@@ -285,11 +285,7 @@ class Footprint:
         rss_kib = next(
             int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
         )
-        sockets = 0
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with suppress(OSError):  # closed between listing and reading
-                sockets += os.readlink(fd).startswith("socket:")
-        return cls(rss_kib / 1024, sockets)
+        return cls(rss_kib / 1024, len(_socket_inodes(pid)))
 
     def settled_back(
         self, pid: int, what: str, extra_sockets: int = 8, extra_mib: float = 40
@@ -313,14 +309,19 @@ class Footprint:
         return last[0]
 
 
-def peers(pid: int) -> str:
-    """The process's TCP sockets counted by remote port and state: where extra ones go."""
+def _socket_inodes(pid: int) -> set[str]:
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with suppress(OSError):
+        with suppress(OSError):  # closed between listing and reading
             link = os.readlink(fd)
             if link.startswith("socket:["):
                 inodes.add(link[8:-1])
+    return inodes
+
+
+def peers(pid: int) -> str:
+    """The process's TCP sockets counted by remote port and state: where extra ones go."""
+    inodes = _socket_inodes(pid)
     counted: Counter[str] = Counter()
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
