@@ -98,7 +98,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         ray=_ray_driver(config, kube),
     )
     memo.elector = LeaderElector(
-        kube.api, config.lease_namespace, "fragrance-operator", config.lease_seconds
+        kube.api,
+        config.lease_namespace,
+        "fragrance-operator",
+        config.lease_seconds,
+        # Another replica may have written anything while this one was not leading.
+        on_lead=memo.context.written.clear,
     )
     if config.webhook_port:
         # kopf serves the webhook and keeps a ValidatingWebhookConfiguration named after the
@@ -193,6 +198,14 @@ def http_routes(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, An
     }
 
 
+@kopf.index("v1", "services", labels={"app.kubernetes.io/managed-by": MANAGER})
+def managed_services(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    # Only that it exists: a Service deleted behind the operator's back is applied again at
+    # once, not at the next resync of what was written.
+    meta = body.metadata
+    return {(meta.namespace or "", meta.name or ""): {"metadata": {"name": meta.name}}}
+
+
 # cancellation_timeout: a tick waiting on Prometheus or the apiserver ends within it.
 @kopf.daemon(GROUP, VERSION, "fragrancereleases", initial_delay=0.0, cancellation_timeout=10)
 async def release_loop(
@@ -206,6 +219,7 @@ async def release_loop(
         kwargs["managed_deployments"],
         kwargs["tuning_policies"],
         kwargs["http_routes"],
+        kwargs["managed_services"],
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from kopf.testing import KopfRunner
 
 from fragrance_dev.cluster import LocalCluster
+from fragrance_operator.drivers.written import WATCH_LAG_SECONDS
 from tests.cluster.rollouts import (
     CPU_ONLY,
     METRICS_PORT,
@@ -295,6 +296,43 @@ def test_stable_pods_keep_their_template_and_config_until_the_canary_is_promoted
     assert promoted_config is not None
     assert (promoted_config["version"], promoted_config["track"]) == ("v2", "stable")
     wait_for(lambda: _app_config(watcher, "canary") is None, "the canary's config removed")
+
+
+def test_a_service_deleted_behind_the_operators_back_is_back_within_seconds(
+    operator: KopfRunner, cluster: LocalCluster, namespace: str, release_name: str
+) -> None:
+    """Repaired from the watch of Services, not at the resync of what was written (5 to 10
+    minutes): a release at rest writes nothing until then."""
+    apply(cluster, namespace, ROUTE)
+    apply(cluster, namespace, release_doc(release_name, "v1"))
+    watcher = Watcher(cluster, namespace, release_name)
+    watcher.until("v1 stable", lambda s: s.get("phase") == "Succeeded")
+    name = f"{release_name}-stable"
+    wait_for(lambda: watcher.get("service", name) is not None, "the stable Service")
+    cluster.kubectl("delete", "service", name, "-n", namespace)
+    assert watcher.get("service", name) is None
+    # The watch may lag a write by WATCH_LAG_SECONDS before "not watched" means "deleted";
+    # then the release's next tick (a quiet release ticks every 10 s).
+    wait_for(
+        lambda: watcher.get("service", name) is not None,
+        "the stable Service applied again",
+        timeout=WATCH_LAG_SECONDS + 20,
+    )
+
+
+def test_a_deleted_release_leaves_no_series_behind(
+    operator: KopfRunner, cluster: LocalCluster, namespace: str, release_name: str
+) -> None:
+    """Forgotten when kopf stops its loop for the deletion (no kopf delete handler)."""
+    apply(cluster, namespace, ROUTE)
+    apply(cluster, namespace, release_doc(release_name, "v1"))
+    watcher = Watcher(cluster, namespace, release_name)
+    watcher.until("v1 stable", lambda s: s.get("phase") == "Succeeded")
+    series = f'fragrance_canary_weight{{namespace="{namespace}",release="{release_name}"}}'
+    url = f"http://127.0.0.1:{METRICS_PORT}/metrics"
+    wait_for(lambda: series in urllib.request.urlopen(url).read().decode(), "its series")
+    cluster.kubectl("delete", "frel", release_name, "-n", namespace, "--wait=true")
+    wait_for(lambda: series not in urllib.request.urlopen(url).read().decode(), "no series", 20)
 
 
 def test_nginx_canary_ingress_carries_every_weight(

@@ -16,6 +16,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,10 +56,17 @@ def _micro_time(seconds: float) -> dt.datetime:
 
 class LeaderElector:
     def __init__(
-        self, api: client.ApiClient, namespace: str, name: str, duration: float = 15.0
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        name: str,
+        duration: float = 15.0,
+        on_lead: Callable[[], None] = lambda: None,
     ) -> None:
+        """``on_lead``: called when this replica starts leading (before its first tick)."""
         self.leases = client.CoordinationV1Api(api)
         self.namespace, self.name, self.duration = namespace, name, duration
+        self.on_lead = on_lead
         self.me = identity()
         self._deadline = 0.0  # leadership is valid until then, without a successful renew
 
@@ -81,6 +89,7 @@ class LeaderElector:
     def try_once(self) -> bool:
         """One round: renew or acquire if allowed. True while this replica leads."""
         started = time.monotonic()
+        was = self.is_leader
         lease, view = self._read()
         step = next_step(view, self.me, time.time())
         if step == "standby":
@@ -112,6 +121,8 @@ class LeaderElector:
             raise
         if step == "acquire":
             log.info("leader", identity=self.me, lease=f"{self.namespace}/{self.name}")
+        if not was:
+            self.on_lead()
         self._deadline = started + self.duration * 2 / 3
         return True
 

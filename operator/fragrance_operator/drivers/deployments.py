@@ -1,15 +1,14 @@
 """The Deployment workload driver: it converges a release's pods to the rollout state.
 
 Each is idempotent and called every tick with the state in ``status``; an in-memory record
-of what was last written skips unchanged writes (with a periodic resync that repairs drift),
-so an operator with hundreds of releases at rest makes almost no API calls.
+of what was last written skips unchanged writes (``written.py``: a slow resync, and at once
+for a Deployment or Service the watches show gone), so an operator with a thousand
+releases at rest makes almost no API calls.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,45 +19,14 @@ from fragrance_operator.builders import objects, pods
 from fragrance_operator.canary.capacity import Capacity, allowed_replicas
 from fragrance_operator.canary.machine import Rollout
 from fragrance_operator.canary.serving import Serving
+from fragrance_operator.drivers.written import Key, WrittenCache
 
-RESYNC_SECONDS = 60.0
-#: (namespace, deployment name) -> the Deployment as last seen by a watch, or None.
+#: (namespace, name) -> the object (a Deployment, a Service) as last seen by a watch, or None.
 DeploymentLookup = Callable[[str, str], dict[str, Any] | None]
 
 
 def _replicas(deployment: dict[str, Any] | None) -> int | None:
     return None if deployment is None else int(deployment.get("spec", {}).get("replicas", 1))
-
-
-class WrittenCache:
-    """What was last written where, to skip identical writes until the next resync."""
-
-    def __init__(self, resync: float = RESYNC_SECONDS) -> None:
-        self.resync = resync
-        self._written: dict[tuple[str, ...], tuple[str, float]] = {}
-
-    @staticmethod
-    def fingerprint(value: Any) -> str:
-        return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-    def fresh(self, key: tuple[str, ...], value: Any) -> bool:
-        found = self._written.get(key)
-        return (
-            found is not None
-            and found[0] == self.fingerprint(value)
-            and time.monotonic() - found[1] < self.resync
-        )
-
-    def remember(self, key: tuple[str, ...], value: Any) -> None:
-        self._written[key] = (self.fingerprint(value), time.monotonic())
-
-    def seen(self, key: tuple[str, ...], value: Any) -> bool:
-        """Whether ``value`` was written at ``key`` since this process started (any age)."""
-        found = self._written.get(key)
-        return found is not None and found[0] == self.fingerprint(value)
-
-    def forget(self, key: tuple[str, ...]) -> None:
-        self._written.pop(key, None)
 
 
 class WorkloadDriver(Protocol):
@@ -73,6 +41,7 @@ class DeploymentDriver:
     """The canary runs as a Deployment of spec.image beside the stable Deployment.
 
     ``policy``: the release's TuningPolicy (None: there is none, the pods use defaults).
+    ``lookup`` and ``services``: the managed Deployments and Services as watched.
     """
 
     def __init__(
@@ -81,15 +50,23 @@ class DeploymentDriver:
         cache: WrittenCache,
         lookup: DeploymentLookup | None = None,
         policy: TuningPolicySpec | None = None,
+        services: DeploymentLookup | None = None,
     ) -> None:
         self.kube, self.cache, self.lookup, self.policy = kube, cache, lookup, policy
+        self.services = services
 
     def _apply(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
         key = (obj["kind"], meta["namespace"], meta["name"])
-        if not self.cache.fresh(key, obj):
+        if not self.cache.fresh(key, obj) or self._gone(key):
             self.kube.apply(obj)
             self.cache.remember(key, obj)
+
+    def _gone(self, key: Key) -> bool:
+        """Written, and deleted since (the watch shows no such object)."""
+        kind, namespace, name = key
+        lookup = {"Deployment": self.lookup, "Service": self.services}.get(kind)
+        return lookup is not None and self.cache.missing(key, lookup(namespace, name) is not None)
 
     def _delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
         key = (kind, namespace, name)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.builders import objects, routes
-from fragrance_operator.drivers.deployments import WrittenCache
+from fragrance_operator.drivers.written import WrittenCache
 
 #: (namespace, name) -> an HTTPRoute as last seen by a watch (metadata and spec), or None.
 RouteLookup = Callable[[str, str], dict[str, Any] | None]

@@ -25,6 +25,7 @@ async def handle_run_release(
     deployments: Index,
     policies: Index,
     routes: Index,
+    services: Index,
 ) -> None:
     """Tick the release every ``tick`` seconds until kopf stops its daemon.
 
@@ -33,7 +34,7 @@ async def handle_run_release(
     while most beats of a release at rest end at ``release.tick``'s first comparison. kopf
     keeps ``body`` and the indexes current from its watches.
     """
-    watched = Watched(_first(deployments), _first(policies), _first(routes))
+    watched = Watched(_first(deployments), _first(policies), _first(routes), _first(services))
     while not stopped:
         if memo.elector.is_leader:  # a standby replica only watches
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -10,10 +11,11 @@ from typing import Any
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.notifier import Notifier
 from fragrance_operator.adapters.prometheus import Prometheus
-from fragrance_operator.drivers.deployments import DeploymentLookup, WrittenCache
+from fragrance_operator.drivers.deployments import DeploymentLookup
 from fragrance_operator.drivers.ray_serve import RayServeDriver
 from fragrance_operator.drivers.records import DecisionLog
 from fragrance_operator.drivers.traffic import RouteLookup
+from fragrance_operator.drivers.written import WrittenCache
 
 Key = tuple[str, str]  # (namespace, name)
 #: (namespace, name) -> a TuningPolicy's spec as last seen by a watch, or None.

@@ -158,5 +158,7 @@ def _drivers(
             return None
         ray = ctx.ray.bound(policy)
         return ray, ray
-    workloads = DeploymentDriver(ctx.kube, ctx.written, watched.deployments, policy)
+    workloads = DeploymentDriver(
+        ctx.kube, ctx.written, watched.deployments, policy, watched.services
+    )
     return workloads, TrafficWriter(ctx.kube, ctx.written, watched.routes)
