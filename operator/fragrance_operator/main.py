@@ -248,8 +248,3 @@ async def validate_release(
         dict(old) if old else None,
         warnings,
     )
-
-
-@kopf.on.delete(GROUP, VERSION, "fragrancereleases", optional=True)
-def release_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    release.handle_delete_release(body, memo)

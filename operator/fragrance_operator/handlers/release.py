@@ -1,4 +1,10 @@
-"""What kopf calls for a FragranceRelease: its reconcile loop, a deletion."""
+"""What kopf calls for a FragranceRelease: its reconcile loop, which forgets the release
+when it is deleted.
+
+No kopf change handler (on.delete, on.update) is registered for releases: with one, kopf
+patches each release's annotations at every spec change (its diff base), a write that
+can make the tick's status write of the new spec lose to a 409, and kopf computes a diff
+at every status event."""
 
 from __future__ import annotations
 
@@ -52,6 +58,8 @@ async def handle_run_release(
                     at=_where(error),
                 )
         await stopped.wait(tick)
+    if stopped.reason is not None and kopf.DaemonStoppingReason.RESOURCE_DELETED in stopped.reason:
+        _forget(body, memo)
 
 
 def _where(error: BaseException) -> str:
@@ -68,7 +76,7 @@ def _first(index: Index) -> Callable[[str, str], dict[str, Any] | None]:
     return lookup
 
 
-def handle_delete_release(body: kopf.Body, memo: kopf.Memo) -> None:
+def _forget(body: kopf.Body, memo: kopf.Memo) -> None:
     key = (body.metadata.namespace or "", body.metadata.name or "")
     metrics.forget(*key)
     if (context := memo.get("context")) is not None:
