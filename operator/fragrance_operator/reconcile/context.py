@@ -30,6 +30,7 @@ class Watched:
     deployments: DeploymentLookup | None = None
     policies: PolicyLookup | None = None
     routes: RouteLookup | None = None
+    services: DeploymentLookup | None = None  # the managed Services
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Context:
     record_writes: Executor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="records")
     )
+    # Ticks deciding at once: as many as the threads they wait on (32 for writes, 16 gates).
+    admitted: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(48))
 
     def forget(self, key: Key) -> None:
         self.autoscale_due.pop(key, None)
