@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from fragrance_dev.cluster import LocalCluster
@@ -112,6 +113,11 @@ class FaultInjector:
                     self._seen(obj["metadata"]["name"], obj.get("status") or {})
             except HTTPError:
                 continue  # the connection dropped (or stop() closed it): list and watch again
+            except ApiException:
+                # 410 (too old) or 504 (too new for an apiserver's lagging watch cache, seen
+                # at 1,000 releases): list afresh instead of resuming, or the thread dies.
+                self._watch.resource_version = None
+                self._stopped.wait(1)
 
     def _seen(self, name: str, st: dict[str, Any]) -> None:
         with self._lock:
