@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from bench.control_plane import machine  # noqa: E402
 from fragrance_dev.cluster import LocalCluster  # noqa: E402
@@ -65,6 +68,32 @@ def api_requests(text: str) -> float:
     )
 
 
+READS = ("GET", "LIST", "WATCH", "CONNECT")
+
+
+def traced(operator: subprocess.Popen[bytes], dump: Path) -> None:
+    """Have the traced operator write its allocations to ``dump``; wait for the file."""
+    operator.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 300  # a snapshot of a big heap takes a while
+    while not dump.exists() and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+def apiserver_writes(cluster: LocalCluster) -> Counter[str]:
+    """The apiserver's own count of writes by verb and resource, from every client."""
+    counted: Counter[str] = Counter()
+    text = cluster.kubectl("get", "--raw", "/metrics").stdout
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples if family.name == "apiserver_request" else ():
+            labels = sample.labels
+            if sample.name != "apiserver_request_total" or labels.get("verb") in READS:
+                continue
+            sub = labels.get("subresource")
+            resource = labels.get("resource", "") + (f"/{sub}" if sub else "")
+            counted[f"{labels.get('verb')} {resource}"] += int(sample.value)
+    return counted
+
+
 def histogram(text: str, metric: str, labels: str = "") -> tuple[int, dict[float, int]]:
     """A histogram's count and cumulative buckets from the operator's /metrics."""
     buckets: dict[float, int] = {}
@@ -93,6 +122,13 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=1, help="rollouts one after the other (a soak: RSS drift)"
     )
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        help="run the operator under tracemalloc; its largest allocations and what grew go to "
+        "PATH.1 before the first round, PATH.<n+1> after round n (slower: for attribution, "
+        "not for figures)",
+    )
     args = parser.parse_args()
 
     cluster = LocalCluster(progress=lambda _: None)
@@ -117,10 +153,12 @@ def main() -> None:
         }
         log_path = Path(os.environ.get("BENCH_OPERATOR_LOG", Path(tmp) / "operator.log"))
         log = log_path.open("wb")
+        command = ["-m", "fragrance_operator.cli", "operator"]
+        if args.tracemalloc:
+            command = [str(ROOT / "bench" / "traced_operator.py"), str(args.tracemalloc)]
         operator = subprocess.Popen(
-            [sys.executable, "-m", "fragrance_operator.cli", "operator"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, *command], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             apply_all(cluster, namespace, [route(n) for n in names])
             apply_all(cluster, namespace, [release(n, "v1", args.interval) for n in names])
@@ -128,7 +166,10 @@ def main() -> None:
             failing = set(names[: args.nogo])
             metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             requests_before = api_requests(urllib.request.urlopen(metrics_url).read().decode())
+            writes_before = apiserver_writes(cluster)
             rss_start = rss_mib(operator.pid, "VmRSS:")
+            if args.tracemalloc:
+                traced(operator, Path(f"{args.tracemalloc}.1"))  # before the first round
             started = time.monotonic()
             marks: list[list[str]] = []
             held: Counter[str] = Counter()
@@ -152,6 +193,8 @@ def main() -> None:
                         f"{version}: failing canaries not rolled back: {promoted_bad or 'none'}; "
                         f"healthy ones not promoted: {missed or 'none'}"
                     )
+                if args.tracemalloc:
+                    traced(operator, Path(f"{args.tracemalloc}.{round_ + 2}"))
                 print(
                     f"  round {round_ + 1} ({version}): {time.monotonic() - began:.0f}s, "
                     f"operator RSS {rss_mib(operator.pid, 'VmRSS:'):.0f} MiB"
@@ -162,6 +205,7 @@ def main() -> None:
             peak = rss_mib(operator.pid, "VmHWM:")
             now_rss = rss_mib(operator.pid, "VmRSS:")
             scraped = urllib.request.urlopen(metrics_url).read()
+            writes = apiserver_writes(cluster) - writes_before
         finally:
             operator.terminate()
             operator.wait(timeout=30)
@@ -207,6 +251,10 @@ def main() -> None:
     print(
         f"  apiserver requests from the operator's client: {sent:.0f} during the rollout, "
         f"{sent / args.releases / (elapsed / 60):.1f} per release per minute"
+    )
+    print(
+        f"  apiserver writes from every client: {sum(writes.values()) / elapsed:.0f} a second; "
+        + ", ".join(f"{what} {n / elapsed:.1f}" for what, n in writes.most_common(8))
     )
     count, buckets = histogram(text, "fragrance_gate_duration_seconds")
     print(
