@@ -1,13 +1,10 @@
 """After a tick's decision is written and converged: its decision record kept, its
-transitions announced. Neither may delay or fail the rollout: a record that cannot be
-written is logged, a notice is only queued here (the notifier delivers it later)."""
+transitions announced. Neither may delay or fail the rollout: both are only queued here
+(a record that cannot be written is logged, the notifier delivers a notice later)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-
-from kubernetes.client.exceptions import ApiException
 
 from fragrance_api.release import FragranceReleaseSpec
 from fragrance_api.release_status import FragranceReleaseStatus
@@ -20,7 +17,7 @@ from fragrance_operator.reconcile.context import Context
 from fragrance_operator.reconcile.decide import Decision, Observed
 
 
-async def announce(
+def announce(
     ctx: Context,
     raw: dict[str, Any],
     spec: FragranceReleaseSpec,
@@ -29,7 +26,6 @@ async def announce(
     decision: Decision,
     seen: Observed,
     previous: FragranceReleaseStatus | None,
-    bound: Any,
 ) -> None:
     at = codec.timestamp(seen.now)
     judgement = _judged(seen, judged)
@@ -38,12 +34,7 @@ async def announce(
     changes = records.log_changes(
         judged, judgement, decision.events, version=version, at=at, window=plan.analysis_interval
     )
-    try:
-        await asyncio.get_running_loop().run_in_executor(
-            ctx.record_writes, ctx.records.update, raw, changes
-        )
-    except ApiException as error:
-        bound.warning("decision record not written", status=error.status, why=error.reason)
+    ctx.records.submit(raw, changes)
     if spec.notifications:
         checks = _checks(judgement[1] if judgement else None, previous)
         events = (*decision.events, *decision.notices)

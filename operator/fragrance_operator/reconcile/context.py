@@ -51,11 +51,6 @@ class Context:
     gates: Executor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="gate")
     )
-    # Decision records too: a whole ConfigMap applied per gate, the costliest write of a step,
-    # once held a third of the threads that write weights and status.
-    record_writes: Executor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="records")
-    )
     # Ticks deciding at once: as many as the threads they wait on (32 for writes, 16 gates).
     admitted: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(48))
 

@@ -140,7 +140,7 @@ async def _reconcile(ctx: Context, body: kopf.Body, watched: Watched) -> None:
     in_place, version, new = await asyncio.to_thread(converge_and_stamp)
     if version is not None and version != status_version:
         ctx.superseded[key] = {meta["resourceVersion"], status_version}
-    await announce(ctx, raw, spec, plan, rollout, decision, seen, previous, bound)
+    announce(ctx, raw, spec, plan, rollout, decision, seen, previous)
     if in_place and version is not None and not spec.scaling.autoscale and raw_action is None:
         until = quiet_until(new, plan, time.time(), QUIET_RESYNC)
         ctx.quiet[(namespace, name)] = (version, until)
