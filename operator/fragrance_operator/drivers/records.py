@@ -84,5 +84,6 @@ class DecisionLog:
         self.kube.apply(decision_log_config_map(release, records))
 
     def forget(self, namespace: str, name: str) -> None:
-        for key in [k for k in self._logs if k[:2] == (namespace, name)]:
+        # A copy of the keys first: the writers' threads add to the dict meanwhile.
+        for key in [k for k in list(self._logs) if k[:2] == (namespace, name)]:
             del self._logs[key]
