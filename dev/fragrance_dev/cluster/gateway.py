@@ -27,14 +27,20 @@ THROTTLE = "100ms"
 
 
 def static_config(ports: dict[str, int]) -> dict[str, Any]:
-    """Traefik's static configuration: the Gateway's entry point, /ping, the provider."""
+    """Traefik's static configuration: the Gateway's entry point, /ping and the API, the
+    provider."""
     return {
         # A Gateway listener is served by the entry point whose address ends in its port.
         "entryPoints": {
             "web": {"address": f"127.0.0.1:{ports['gateway']}"},
-            "ping": {"address": f"127.0.0.1:{ports['gateway-ping']}"},
+            # Traefik serves its insecure API on the entry point of this name (on :8080 when
+            # there is none); /ping shares it. Both stay on loopback.
+            "traefik": {"address": f"127.0.0.1:{ports['gateway-ping']}"},
         },
-        "ping": {"entryPoint": "ping"},
+        "ping": {"entryPoint": "traefik"},
+        # The read-only API shows the configuration Traefik routes by, so a test can tell when
+        # a route's new weights took effect in the data plane, not only in the apiserver.
+        "api": {"insecure": True, "dashboard": False},
         "providers": {
             "providersThrottleDuration": THROTTLE,
             "kubernetesGateway": {"statusAddress": {"ip": "127.0.0.1"}},
