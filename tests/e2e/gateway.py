@@ -109,7 +109,7 @@ class RouteWeights:
         members = api.get(f"{self._api}/services/{service}").raise_for_status().json()
         canary = _normalized(f"{self.namespace}-{self.canary_service}-")
         weighted = members.get("weighted", {}).get("services", [])
-        return sum(m.get("weight", 1) for m in weighted if m["name"].startswith(canary))
+        return int(sum(m.get("weight", 1) for m in weighted if m["name"].startswith(canary)))
 
     def stop(self) -> None:
         self._stopped.set()
@@ -117,19 +117,11 @@ class RouteWeights:
         self._process.terminate()
         self._process.wait(timeout=10)
 
-    def intervals(self, until: float) -> list[tuple[float, float, int]]:
-        """(from, to, weight) for each weight the route held, the last one ending at ``until``."""
-        return _intervals(self.changes, until)
-
     def applied_intervals(self, until: float) -> list[tuple[float, float, int]]:
         """(from, to, weight) for each weight Traefik routed by, the last one ending at
         ``until``."""
-        return _intervals(self.applied, until)
-
-
-def _intervals(changes: list[tuple[float, int]], until: float) -> list[tuple[float, float, int]]:
-    ends = [at for at, _ in changes[1:]] + [until]
-    return [(at, end, weight) for (at, weight), end in zip(changes, ends, strict=True)]
+        ends = [at for at, _ in self.applied[1:]] + [until]
+        return [(at, end, weight) for (at, weight), end in zip(self.applied, ends, strict=True)]
 
 
 def binomial_interval(n: int, p: float, confidence: float = 0.99) -> tuple[int, int]:
