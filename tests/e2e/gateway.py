@@ -61,6 +61,8 @@ class RouteWeights:
         info = self.cluster.running()
         assert info is not None, "the local control plane is not running"
         self._api = f"http://127.0.0.1:{info.ports['gateway-ping']}/api/http"
+        self._router_prefix = _normalized(f"httproute-{self.namespace}-{self.name}-gw-")
+        self._canary_prefix = _normalized(f"{self.namespace}-{self.canary_service}-")
         self._stopped = threading.Event()
         self._poller = threading.Thread(target=self._poll, daemon=True)
         self._poller.start()
@@ -99,17 +101,20 @@ class RouteWeights:
         None while Traefik has no router for the route."""
         page = {"per_page": 1000}
         routers = api.get(f"{self._api}/routers", params=page).raise_for_status().json()
-        prefix = _normalized(f"httproute-{self.namespace}-{self.name}-gw-")
         # The operator's pinned copies of a rule match on X-Fragrance-Track; the split is
         # the rule without it.
-        split = [r for r in routers if r["name"].startswith(prefix) and "Header" not in r["rule"]]
+        split = [
+            r
+            for r in routers
+            if r["name"].startswith(self._router_prefix) and "Header" not in r["rule"]
+        ]
         if not split:
             return None
         service = f"{split[0]['service']}@{split[0]['provider']}"
         members = api.get(f"{self._api}/services/{service}").raise_for_status().json()
-        canary = _normalized(f"{self.namespace}-{self.canary_service}-")
         weighted = members.get("weighted", {}).get("services", [])
-        return int(sum(m.get("weight", 1) for m in weighted if m["name"].startswith(canary)))
+        canary = [m for m in weighted if m["name"].startswith(self._canary_prefix)]
+        return int(sum(m.get("weight", 1) for m in canary))
 
     def stop(self) -> None:
         self._stopped.set()
