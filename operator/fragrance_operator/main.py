@@ -19,7 +19,7 @@ from typing import Any
 import kopf
 
 from fragrance_api.crd import GROUP, VERSION
-from fragrance_operator.adapters import crash_points, metrics
+from fragrance_operator.adapters import crash_points, metrics, watch_bodies
 from fragrance_operator.adapters.kubernetes import Kube
 from fragrance_operator.adapters.leadership import LeaderElector
 from fragrance_operator.adapters.notifier import Attempts, Notifier
@@ -74,6 +74,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.level = logging.INFO
     logging.getLogger("kopf.objects").addFilter(_QuietTicks())
     settings.watching.server_timeout = 60
+    watch_bodies.install()  # before kopf's watchers start: they wait for startup handlers
     # kopf's default backoffs (1, 1, 2, 3, 5, 8, 13, 21 s) left the watches stale for up to
     # 21 s after an apiserver restart, and gave up after 54 s: retry at most 5 s apart,
     # for five minutes, so a restarted control plane is seen again within seconds.
