@@ -42,7 +42,11 @@ async def handle_run_release(
     """
     watched = Watched(_first(deployments), _first(policies), _first(routes), _first(services))
     while not stopped:
-        if memo.elector.is_leader:  # a standby replica only watches
+        # A release being deleted takes its objects with it (owner references): a tick
+        # would only write into a namespace that refuses them. An operator started while a
+        # namespace of a thousand releases was terminating ticked each of them (875 ticks
+        # raised 403s, 579 MiB RSS) before kopf let their loops go.
+        if memo.elector.is_leader and not body.metadata.deletion_timestamp:
             try:
                 await release.tick(memo.context, body, watched)
             except Exception as error:  # a 429, a timeout: retried at the next tick
