@@ -210,10 +210,10 @@ def main() -> None:
             # Deleted while the operator runs: kopf's finalizers on the releases stay until it
             # removes them, and a namespace left terminating had the next run's operator
             # finalize a thousand releases at its start (579 MiB RSS before its round began).
-            deleted = cluster.kubectl(
-                "delete", "namespace", namespace, "--timeout=600s", check=False
-            )
-            if operator.poll() is not None or deleted.returncode != 0:
+            running = operator.poll() is None
+            until = "--timeout=600s" if running else "--wait=false"
+            deleted = cluster.kubectl("delete", "namespace", namespace, until, check=False)
+            if not running or deleted.returncode != 0:
                 print(f"  namespace {namespace} not deleted: the next run on this cluster sees it")
             operator.terminate()
             operator.wait(timeout=30)
